@@ -1,0 +1,220 @@
+"""The configuration, as frozen slotted dataclasses.
+
+Two sources feed it: the Sluice YAML file (``Config`` and below) and each API's OpenAPI or
+Swagger definition (``ApiDefinition`` and below). Field names are the snake_case forms of the
+AWS camelCase names, so ``throttlingRateLimit`` is ``throttling_rate_limit``. Everything here is
+validated by ``proxy.config.loader``; these classes only hold values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+IntegrationType = Literal["HTTP_PROXY", "HTTP", "MOCK", "AWS_PROXY", "AWS"]
+PassthroughBehavior = Literal["WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER"]
+QuotaPeriod = Literal["DAY", "WEEK", "MONTH"]
+OnStoreError = Literal["allow", "deny"]
+CacheControlStrategy = Literal[
+    "FAIL_WITH_403", "SUCCEED_WITH_RESPONSE_HEADER", "SUCCEED_WITHOUT_RESPONSE_HEADER"
+]
+ApiKeySource = Literal["HEADER", "AUTHORIZER"]
+
+HTTP_METHODS: tuple[str, ...] = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+EMPTY: Mapping[str, str] = MappingProxyType({})
+
+DEFAULT_TIMEOUT_MS = 29_000
+MIN_TIMEOUT_MS = 50
+MAX_TIMEOUT_MS = 29_000
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleSettings:
+    rate_limit: float
+    burst_limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaSettings:
+    limit: int
+    period: QuotaPeriod
+    offset: int = 0
+
+
+# --- the Sluice file ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    listen: HostPort = HostPort("127.0.0.1", 8080)
+    admin_listen: HostPort = HostPort("127.0.0.1", 8081)
+    workers: int = 1
+    admin_token: str | None = None
+    # SIGTERM: how long in-flight requests may run before they are cancelled.
+    shutdown_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    url: str = "memory://"
+    on_error: OnStoreError = "allow"
+    # Every store call is bounded by this, so a dead store never hangs a request.
+    timeout_ms: int = 250
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSettings:
+    throttle: ThrottleSettings = ThrottleSettings(10_000.0, 5_000)
+    max_concurrency: int = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class MethodSettings:
+    """One ``methodSettings`` entry; ``None`` means "not set here" (inherit)."""
+
+    throttling_rate_limit: float | None = None
+    throttling_burst_limit: int | None = None
+    caching_enabled: bool | None = None
+    cache_ttl_in_seconds: int | None = None
+    require_authorization_for_cache_control: bool | None = None
+    unauthorized_cache_control_header_strategy: CacheControlStrategy | None = None
+    metrics_enabled: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLogSettings:
+    format: str
+    destination: str = "stdout"
+
+
+@dataclass(frozen=True, slots=True)
+class StageConfig:
+    name: str
+    variables: Mapping[str, str] = EMPTY
+    cache_cluster_enabled: bool = False
+    method_settings: Mapping[str, MethodSettings] = field(default_factory=dict)
+    access_log: AccessLogSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePlanStage:
+    api_id: str
+    stage: str
+    # keys "/{resourcePath}/{METHOD}", e.g. "/pets/GET"; the root is "//GET"
+    throttle: Mapping[str, ThrottleSettings] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePlan:
+    id: str
+    name: str
+    api_stages: tuple[UsagePlanStage, ...] = ()
+    throttle: ThrottleSettings | None = None
+    quota: QuotaSettings | None = None
+    api_keys: tuple[str, ...] = ()
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    value: str
+    name: str = ""
+    enabled: bool = True
+    invalidate_cache: bool = False
+    description: str | None = None
+
+
+# --- an OpenAPI definition ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationResponse:
+    selection_pattern: str | None  # None for the "default" entry
+    status_code: int
+    response_parameters: Mapping[str, str] = EMPTY
+    response_templates: Mapping[str, str] = EMPTY
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    type: IntegrationType
+    uri: str | None = None
+    http_method: str | None = None
+    request_parameters: Mapping[str, str] = EMPTY
+    request_templates: Mapping[str, str] = EMPTY
+    responses: tuple[IntegrationResponse, ...] = ()
+    passthrough_behavior: PassthroughBehavior = "WHEN_NO_MATCH"
+    timeout_ms: int = DEFAULT_TIMEOUT_MS
+    cache_namespace: str | None = None
+    cache_key_parameters: tuple[str, ...] = ()
+    content_handling: str | None = None
+    tls_insecure_skip_verification: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    http_method: str  # one of HTTP_METHODS or "ANY"
+    integration: Integration
+    api_key_required: bool = False
+    # "method.request.querystring.type" -> required
+    request_parameters: Mapping[str, bool] = field(default_factory=dict)
+    operation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    path: str  # "/", "/pets", "/pets/{petId}", "/{proxy+}"
+    methods: Mapping[str, Method] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayResponseDef:
+    response_type: str
+    status_code: int | None = None
+    response_parameters: Mapping[str, str] = EMPTY
+    response_templates: Mapping[str, str] = EMPTY
+
+
+@dataclass(frozen=True, slots=True)
+class ApiDefinition:
+    title: str
+    resources: tuple[Resource, ...] = ()
+    gateway_responses: Mapping[str, GatewayResponseDef] = field(default_factory=dict)
+    api_key_source: ApiKeySource = "HEADER"
+    binary_media_types: tuple[str, ...] = ()
+    minimum_compression_size: int | None = None
+
+
+# --- the whole file ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    id: str
+    definition_path: str
+    definition: ApiDefinition
+    stages: Mapping[str, StageConfig]
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    source: str  # the file it was read from
+    server: ServerSettings = ServerSettings()
+    storage: StorageSettings = StorageSettings()
+    account: AccountSettings = AccountSettings()
+    apis: tuple[ApiConfig, ...] = ()
+    usage_plans: tuple[UsagePlan, ...] = ()
+    api_keys: tuple[ApiKey, ...] = ()

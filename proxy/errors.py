@@ -1,0 +1,124 @@
+"""Sluice's exception tree, mapped to responses at one boundary (``proxy.handler``).
+
+    SluiceError
+    ├── ConfigError                  a bad config file or definition; carries every Problem
+    ├── GatewayError                 answered with a gateway response (proxy.gateway_responses)
+    │   ├── StageNotFound            403 {"message":"Forbidden"} (not customisable)
+    │   ├── RequestTooLarge          413 plain text (not customisable)
+    │   ├── MissingAuthenticationToken   MISSING_AUTHENTICATION_TOKEN
+    │   ├── InvalidApiKey            INVALID_API_KEY
+    │   ├── Throttled                THROTTLED (``level`` says which bucket)
+    │   ├── QuotaExceeded            QUOTA_EXCEEDED
+    │   ├── CacheControlForbidden    a 403 for an unauthorised Cache-Control: max-age=0
+    │   ├── IntegrationTimeout       INTEGRATION_TIMEOUT
+    │   ├── IntegrationFailure       INTEGRATION_FAILURE (502 as AWS answers in practice)
+    │   ├── ApiConfigurationError    API_CONFIGURATION_ERROR
+    │   └── StoreUnavailable         500, storage.onError: deny
+    └── UpstreamError                raised by proxy.upstream; the handler maps it
+        ├── UpstreamConnectError     refused, reset before a response, DNS
+        ├── UpstreamTimeout          the integration deadline passed
+        └── UpstreamProtocolError    the backend spoke broken HTTP
+
+Upstream and store errors are translated where they enter (``proxy.upstream`` raises only
+``UpstreamError``; ``ratelimit`` and ``cache`` raise their own ``StorageError``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SluiceError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    file: str
+    path: str  # e.g. apis[0].stages.prod.methodSettings."*/*".throttlingRateLimit
+    message: str  # says what is allowed
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        return f"{where}: {self.message}"
+
+
+class ConfigError(SluiceError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class GatewayError(SluiceError):
+    response_type: str = "DEFAULT_5XX"
+    # None: the gateway response's own default message
+    message: str | None = None
+
+    def __init__(self, message: str | None = None) -> None:
+        if message is not None:
+            self.message = message
+        super().__init__(self.message or self.response_type)
+
+
+class StageNotFound(GatewayError):
+    response_type = "STAGE_NOT_FOUND"
+
+
+class RequestTooLarge(GatewayError):
+    response_type = "REQUEST_TOO_LARGE"
+
+
+class MissingAuthenticationToken(GatewayError):
+    response_type = "MISSING_AUTHENTICATION_TOKEN"
+
+
+class InvalidApiKey(GatewayError):
+    response_type = "INVALID_API_KEY"
+
+
+class Throttled(GatewayError):
+    response_type = "THROTTLED"
+
+    def __init__(self, level: str) -> None:
+        self.level = level  # account | concurrency | stage | usage_plan
+        super().__init__()
+
+
+class QuotaExceeded(GatewayError):
+    response_type = "QUOTA_EXCEEDED"
+
+
+class CacheControlForbidden(GatewayError):
+    response_type = "CACHE_CONTROL_FORBIDDEN"
+
+
+class IntegrationTimeout(GatewayError):
+    response_type = "INTEGRATION_TIMEOUT"
+
+
+class IntegrationFailure(GatewayError):
+    response_type = "INTEGRATION_FAILURE"
+
+
+class ApiConfigurationError(GatewayError):
+    response_type = "API_CONFIGURATION_ERROR"
+
+
+class StoreUnavailable(GatewayError):
+    response_type = "DEFAULT_5XX"
+
+
+class UpstreamError(SluiceError):
+    pass
+
+
+class UpstreamConnectError(UpstreamError):
+    pass
+
+
+class UpstreamTimeout(UpstreamError):
+    pass
+
+
+class UpstreamProtocolError(UpstreamError):
+    pass

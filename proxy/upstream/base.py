@@ -1,0 +1,63 @@
+"""The upstream transport: one request to one HTTP backend.
+
+``Upstream`` is what integrations depend on; ``proxy.upstream.pool`` (keep-alive pool on
+``asyncio.Protocol`` + httptools) and ``proxy.upstream.client_session`` (aiohttp's
+ClientSession, kept as the measured baseline) implement it. Implementations raise only
+``proxy.errors.UpstreamError`` subclasses.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+# Raw header pairs as they go on the wire: (name, value), case kept, order kept.
+RawHeaders = Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    scheme: str  # "http" | "https"
+    host: str
+    port: int
+    tls_insecure: bool = False
+
+
+class UpstreamResponse(ABC):
+    """A response whose headers have arrived.
+
+    ``body`` is the whole body when it was small enough to buffer (at most the transport's
+    ``buffer_limit``), else ``None`` and ``stream()`` yields it. Call ``release()`` exactly
+    once when done (idempotent): it returns the connection to the pool when the message was
+    read completely and both sides allow keep-alive, and closes it otherwise.
+    """
+
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes | None
+
+    @abstractmethod
+    def stream(self) -> AsyncIterator[bytes]: ...
+
+    @abstractmethod
+    def release(self) -> None: ...
+
+
+class Upstream(ABC):
+    @abstractmethod
+    async def request(
+        self,
+        origin: Origin,
+        method: str,
+        target: str,  # path and query, already encoded: "/pets?limit=2"
+        headers: RawHeaders,  # end-to-end headers; the transport adds Host and framing
+        body: bytes | AsyncIterator[bytes] | None,
+        timeout: float,  # seconds until the response headers (and a buffered body) arrive
+    ) -> UpstreamResponse:
+        """Send one request; raise UpstreamConnectError / UpstreamTimeout /
+        UpstreamProtocolError. On UpstreamTimeout the connection is closed, never reused."""
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
