@@ -1,0 +1,42 @@
+"""`make run`: start the example backend, then the gateway on the example config, in the
+foreground; Ctrl-C stops both."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    config = sys.argv[1] if len(sys.argv) > 1 else str(HERE / "sluice.yaml")
+    backend = subprocess.Popen([sys.executable, str(HERE / "backend.py"), "--port", "9001"])
+    time.sleep(0.5)
+    print("""
+Sluice example: gateway on http://127.0.0.1:8080 (stage 'prod'), admin on http://127.0.0.1:8081
+Try:
+  curl -i http://127.0.0.1:8080/prod/pets                  # HTTP_PROXY, cached 60 s
+  curl -i http://127.0.0.1:8080/prod/pets/1                # path parameter mapping
+  curl -i http://127.0.0.1:8080/prod/health                # MOCK
+  curl -i http://127.0.0.1:8080/prod/orders                # 403: needs an API key
+  curl -i -H 'x-api-key: alice-0123456789abcdefghij' http://127.0.0.1:8080/prod/orders
+  curl -i http://127.0.0.1:8080/prod/anything/else         # {proxy+} to the backend
+  curl -s http://127.0.0.1:8081/metrics | grep sluice_requests_total
+""", flush=True)
+    gateway = subprocess.Popen([sys.executable, "-m", "proxy", "serve", config])
+    try:
+        return gateway.wait()
+    except KeyboardInterrupt:
+        gateway.send_signal(signal.SIGTERM)
+        return gateway.wait()
+    finally:
+        backend.terminate()
+        backend.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Gateway responses: the answers the gateway itself gives (spec section 5).
+
+Each type has AWS's default status, ``x-amzn-ErrorType`` and byte-exact default body. An API may
+customise a type (or DEFAULT_4XX / DEFAULT_5XX, which then apply to every 4xx / 5xx type not
+customised itself) with ``x-amazon-apigateway-gateway-responses``: a status code, headers from
+``gatewayresponse.header.*`` and a body template. Templates are not VTL on AWS either: only
+``$context.*`` and ``$stageVariables.*`` are substituted.
+
+Rendering is compiled per stage at deployment load; an uncustomised response is pre-encoded once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import orjson
+
+from proxy.config.model import GatewayResponseDef
+from proxy.context import RequestContext
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseType:
+    name: str
+    status: int
+    error_type: str | None
+    message: str | None  # $context.error.message
+    # The byte-exact body AWS sends by default. 4xx template responses render as
+    # {"message":"..."} (no space); 5xx integration errors carry a space after the colon.
+    body: bytes
+    customisable: bool = True
+
+
+def _t(name: str, status: int, error_type: str | None, message: str | None,
+       body: bytes | None = None, *, customisable: bool = True) -> ResponseType:
+    if body is None:
+        body = b'{"message":' + orjson.dumps(message) + b"}"
+    return ResponseType(name, status, error_type, message, body, customisable)
+
+
+_ISE = b'{"message": "Internal server error"}'
+
+TYPES: dict[str, ResponseType] = {t.name: t for t in (
+    _t("ACCESS_DENIED", 403, "AccessDeniedException",
+       "User is not authorized to access this resource",
+       b'{"Message":"User is not authorized to access this resource"}'),
+    _t("API_CONFIGURATION_ERROR", 500, "InternalServerErrorException", "Internal server error",
+       _ISE),
+    _t("AUTHORIZER_CONFIGURATION_ERROR", 500, "AuthorizerConfigurationException", None,
+       b'{"message": null}'),
+    _t("AUTHORIZER_FAILURE", 500, "AuthorizerFailureException", None, b'{"message": null}'),
+    _t("BAD_REQUEST_PARAMETERS", 400, "BadRequestException", "Missing required request parameters"),
+    _t("BAD_REQUEST_BODY", 400, "BadRequestException", "Invalid request body",
+       b'{"message": "Invalid request body"}'),
+    _t("DEFAULT_4XX", 400, None, None),
+    _t("DEFAULT_5XX", 500, "InternalServerErrorException", "Internal server error", _ISE),
+    _t("EXPIRED_TOKEN", 403, "ExpiredTokenException",
+       "The security token included in the request is expired"),
+    # The DG documents 504; AWS answers 502 for failed integrations in practice (spec 4).
+    _t("INTEGRATION_FAILURE", 502, "InternalServerErrorException", "Internal server error", _ISE),
+    _t("INTEGRATION_TIMEOUT", 504, "InternalServerErrorException", "Endpoint request timed out",
+       b'{"message": "Endpoint request timed out"}'),
+    _t("INVALID_API_KEY", 403, "ForbiddenException", "Forbidden"),
+    _t("INVALID_SIGNATURE", 403, "InvalidSignatureException",
+       "The request signature we calculated does not match the signature you provided"),
+    _t("MISSING_AUTHENTICATION_TOKEN", 403, "MissingAuthenticationTokenException",
+       "Missing Authentication Token"),
+    _t("QUOTA_EXCEEDED", 429, "LimitExceededException", "Limit Exceeded"),
+    # Plain text and not customisable on AWS (DG known issues).
+    _t("REQUEST_TOO_LARGE", 413, None, "HTTP content length exceeded 10485760 bytes.",
+       b"HTTP content length exceeded 10485760 bytes.", customisable=False),
+    _t("RESOURCE_NOT_FOUND", 404, "NotFoundException", "Not Found"),
+    _t("THROTTLED", 429, "TooManyRequestsException", "Too Many Requests"),
+    _t("UNAUTHORIZED", 401, "UnauthorizedException", "Unauthorized"),
+    _t("UNSUPPORTED_MEDIA_TYPE", 415, "UnsupportedMediaTypeException", "Unsupported Media Type"),
+    _t("WAF_FILTERED", 403, "ForbiddenException", "Forbidden"),
+    # Not AWS types: fixed answers that the gateway gives outside any API's customisation.
+    _t("STAGE_NOT_FOUND", 403, "ForbiddenException", "Forbidden", customisable=False),
+    # FAIL_WITH_403 for an unauthorised Cache-Control: max-age=0; the DG says "a 403
+    # Unauthorized response" without a body, so Sluice sends this one (falls back to DEFAULT_4XX).
+    _t("CACHE_CONTROL_FORBIDDEN", 403, "AccessDeniedException", "Unauthorized"),
+)}
+
+AWS_TYPES: tuple[str, ...] = tuple(
+    n for n in TYPES if n not in ("STAGE_NOT_FOUND", "CACHE_CONTROL_FORBIDDEN"))
+
+_VAR = re.compile(r"\$(?:\{(context|stageVariables)\.([A-Za-z0-9_.]+)\}|"
+                  r"(context|stageVariables)\.([A-Za-z0-9_.]+[A-Za-z0-9_]))")
+
+# What a customised header or template can read about the request.
+Lookup = Callable[[str, str], str | None]  # (source, name) -> value
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    content_type: str
+
+
+def context_value(ctx: RequestContext, name: str, error: ResponseType, message: str | None,
+                  stage_variables: Mapping[str, str]) -> str | None:
+    if name == "error.message":
+        return message
+    if name == "error.messageString":
+        return orjson.dumps(message).decode()
+    if name == "error.responseType":
+        return error.name
+    if name == "error.validationErrorString":
+        return None
+    simple = {
+        "requestId": ctx.request_id, "extendedRequestId": ctx.extended_request_id,
+        "apiId": ctx.api_id, "stage": ctx.stage, "httpMethod": ctx.http_method,
+        "path": ctx.path, "resourcePath": ctx.resource_path, "domainName": ctx.domain_name,
+        "identity.sourceIp": ctx.source_ip, "identity.userAgent": ctx.user_agent,
+        "identity.apiKeyId": ctx.api_key_id, "protocol": ctx.protocol,
+        "requestTimeEpoch": str(ctx.request_time_epoch_ms),
+    }
+    return simple.get(name)
+
+
+class StageGatewayResponses:
+    """The gateway responses of one stage: AWS defaults merged with the API's customisation."""
+
+    __slots__ = ("_custom", "_stage_variables")
+
+    def __init__(self, custom: Mapping[str, GatewayResponseDef],
+                 stage_variables: Mapping[str, str]) -> None:
+        self._custom = dict(custom)
+        self._stage_variables = stage_variables
+
+    def _definition(self, rtype: ResponseType) -> GatewayResponseDef | None:
+        if not rtype.customisable:
+            return None
+        own = self._custom.get(rtype.name)
+        if own is not None:
+            return own
+        fallback = "DEFAULT_4XX" if rtype.status < 500 else "DEFAULT_5XX"
+        return self._custom.get(fallback)
+
+    def render(self, type_name: str, ctx: RequestContext, request_lookup: Lookup,
+               message: str | None = None) -> Rendered:
+        rtype = TYPES[type_name]
+        content_type = "text/plain" if type_name == "REQUEST_TOO_LARGE" else "application/json"
+        definition = self._definition(rtype)
+        if message is None:
+            message = rtype.message
+        if definition is None:
+            body = rtype.body if message == rtype.message else _message_body(rtype, message)
+            return Rendered(rtype.status, _error_type(rtype), body, content_type)
+        status = definition.status_code or rtype.status
+        headers = list(_error_type(rtype))
+        for target, source in definition.response_parameters.items():
+            name = target.removeprefix("gatewayresponse.header.")
+            value = self._source_value(source, ctx, rtype, message, request_lookup)
+            if value is not None:
+                headers.append((name, value))
+        templates = definition.response_templates
+        if templates:
+            template = templates.get("application/json")
+            if template is None:
+                content_type, template = next(iter(templates.items()))
+            body = self._substitute(template, ctx, rtype, message).encode()
+        else:
+            body = rtype.body if message == rtype.message else _message_body(rtype, message)
+        return Rendered(status, tuple(headers), body, content_type)
+
+    def _source_value(self, source: str, ctx: RequestContext, rtype: ResponseType,
+                      message: str | None, request_lookup: Lookup) -> str | None:
+        if len(source) >= 2 and source[0] == source[-1] == "'":
+            return source[1:-1]
+        if source.startswith("stageVariables."):
+            return self._stage_variables.get(source[len("stageVariables."):])
+        if source.startswith("context."):
+            return context_value(ctx, source[len("context."):], rtype, message,
+                                 self._stage_variables)
+        for prefix, kind in (("method.request.header.", "header"),
+                             ("method.request.querystring.", "querystring"),
+                             ("method.request.path.", "path")):
+            if source.startswith(prefix):
+                return request_lookup(kind, source[len(prefix):])
+        return None
+
+    def _substitute(self, template: str, ctx: RequestContext, rtype: ResponseType,
+                    message: str | None) -> str:
+        def one(m: re.Match[str]) -> str:
+            source = m.group(1) or m.group(3)
+            name = m.group(2) or m.group(4)
+            if source == "stageVariables":
+                value = self._stage_variables.get(name)
+            else:
+                value = context_value(ctx, name, rtype, message, self._stage_variables)
+            return "" if value is None else value
+
+        return _VAR.sub(one, template)
+
+
+def _error_type(rtype: ResponseType) -> tuple[tuple[str, str], ...]:
+    if rtype.error_type is None:
+        return ()
+    return (("x-amzn-ErrorType", rtype.error_type),)
+
+
+def _message_body(rtype: ResponseType, message: str | None) -> bytes:
+    if rtype.status >= 500:  # keep AWS's spaced form for 5xx
+        return b'{"message": ' + orjson.dumps(message) + b"}"
+    return b'{"message":' + orjson.dumps(message) + b"}"

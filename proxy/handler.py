@@ -1,0 +1,427 @@
+"""The request pipeline, in AWS order (ARCHITECTURE.md), and the one boundary where every
+``GatewayError`` becomes its gateway response.
+
+1. stage lookup (403 Forbidden) and the 10 MB body limit (413)
+2. in-flight admission (429, level concurrency), released on every way out
+3. route (403 Missing Authentication Token)
+4. API key (403 Forbidden)
+5. throttle and quota, all levels in one store decision (429)
+6. cache lookup and Cache-Control: max-age=0 handling
+7. integration, with its timeout (504) and failures (502 / 500)
+8. response headers, metrics, access log
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from cache import WARNING_HEADER as CACHE_WARNING
+from cache import CachedResponse, Invalidation, ResponseCache, cacheable, invalidation
+from proxy.context import RequestContext
+from proxy.deployment import Deployment, MethodRoute, Stage, scale_limit
+from proxy.errors import (
+    ApiConfigurationError,
+    CacheControlForbidden,
+    GatewayError,
+    IntegrationTimeout,
+    InvalidApiKey,
+    MissingAuthenticationToken,
+    QuotaExceeded,
+    RequestTooLarge,
+    StageNotFound,
+    StoreUnavailable,
+    Throttled,
+)
+from proxy.gateway_responses import StageGatewayResponses
+from proxy.headers import extended_request_id, request_id, trace_id
+from proxy.integrations.base import Call, Outcome
+from ratelimit import (
+    Bucket,
+    InFlight,
+    Limiter,
+    Quota,
+    StorageError,
+    account_bucket,
+    plan_bucket,
+)
+from ratelimit.registry import KeyRecord, PlanRecord, Registry
+
+log = logging.getLogger("sluice.handler")
+
+MAX_BODY = 10_485_760
+# Request bodies up to this are read whole before the integration call; larger ones with a
+# Content-Length are streamed to the backend as they arrive.
+STREAM_THRESHOLD = 256 * 1024
+# How much of a streamed backend body the cache path will buffer to decide cacheability.
+MAX_CACHEABLE = 1_048_576
+
+_DEFAULT_RESPONSES = StageGatewayResponses({}, {})
+_TRACED = frozenset({"INTEGRATION_TIMEOUT", "INTEGRATION_FAILURE", "API_CONFIGURATION_ERROR"})
+
+
+class Gateway:
+    """Holds the live deployment and the shared resources; ``handle`` serves one request."""
+
+    def __init__(self, deployment: Deployment, *, limiter: Limiter, registry: Registry,
+                 cache: ResponseCache, metrics: Any, inflight: InFlight,
+                 access_log: Callable[[str, str], None] | None = None,
+                 limit_divisor: int = 1) -> None:
+        self.limiter = limiter
+        self.registry = registry
+        self.cache = cache
+        self.metrics = metrics
+        self.inflight = inflight
+        # (destination, line): written off the event loop by proxy.accesslog
+        self.access_log = access_log
+        self.deployment = deployment
+        self.limit_divisor = limit_divisor
+        self.account_bucket: Bucket = _account_bucket(deployment)
+
+    def swap(self, deployment: Deployment) -> None:
+        """Atomically replace the deployment; requests in flight keep the one they started on."""
+        self.account_bucket = _account_bucket(deployment)
+        self.deployment = deployment
+
+    # --- the pipeline ----------------------------------------------------------------------
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        start = time.perf_counter()
+        headers = request.headers
+        ctx = RequestContext(request_id(headers.get("x-amzn-RequestId")), extended_request_id(),
+                             start, int(time.time() * 1000))
+        ctx.http_method = request.method
+        ctx.source_ip = request.remote
+        ctx.user_agent = headers.get("User-Agent")
+        ctx.domain_name = request.host
+        deployment = self.deployment
+        stage: Stage | None = None
+        response: web.StreamResponse
+        try:
+            stage, path = self._locate(deployment, request, ctx)
+            response = await self._serve(request, ctx, stage, path)
+        except GatewayError as err:
+            response = self._error(err, ctx, stage, request)
+        except Exception:  # a bug must still answer once, and be seen
+            log.exception("unexpected error handling request %s", ctx.request_id)
+            response = self._error(ApiConfigurationError(), ctx, stage, request)
+        ctx.status = response.status
+        self._finish(ctx, stage)
+        return response
+
+    def _locate(self, deployment: Deployment, request: web.BaseRequest,
+                ctx: RequestContext) -> tuple[Stage, str]:
+        path = request.raw_path.partition("?")[0]
+        api_id = deployment.single_api
+        if path.startswith("/restapis/"):
+            parts = path.split("/", 5)
+            if len(parts) < 5 or parts[4] != "_user_request_":
+                raise StageNotFound()
+            api_id, stage_name = parts[2], parts[3]
+            rest = "/" + (parts[5] if len(parts) > 5 else "")
+        else:
+            if api_id is None:
+                host = request.host.lower()
+                if ".execute-api." in host:
+                    api_id = host.partition(".")[0]
+            _, _, after = path.partition("/")
+            stage_name, _, tail = after.partition("/")
+            rest = "/" + tail
+        ctx.api_id = api_id
+        stage = deployment.stage(api_id, stage_name) if api_id else None
+        if stage is None:
+            raise StageNotFound()
+        ctx.stage = stage_name
+        ctx.path = f"/{stage_name}{rest}" if rest != "/" else f"/{stage_name}/"
+        return stage, rest
+
+    async def _serve(self, request: web.BaseRequest, ctx: RequestContext, stage: Stage,
+                     path: str) -> web.StreamResponse:
+        length = request.content_length
+        if length is not None and length > MAX_BODY:
+            raise RequestTooLarge()
+        if not self.inflight.try_acquire():
+            raise Throttled("concurrency")
+        try:
+            match = stage.router.match(request.method, path)
+            if match is None:
+                raise MissingAuthenticationToken()
+            route = match.value
+            ctx.resource_path = route.resource_path
+            ctx.metric_resource = route.metric_resource
+            ctx.metric_method = route.metric_method
+            ctx.metrics_enabled = route.metrics_enabled
+            key = plan = None
+            if route.api_key_required:
+                key, plan = self._authenticate(request, route, ctx)
+            await self._throttle(route, key, plan, ctx)
+            body, stream = await _read_body(request, length)
+            call = Call(
+                method=request.method, raw_path=path,
+                query_string=request.raw_path.partition("?")[2],
+                headers=request.headers, raw_headers=request.raw_headers, query=request.query,
+                path_params=match.path_params, body=body, stream=stream,
+                content_length=length, ctx=ctx, scheme=request.scheme,
+                host_port=_port(request),
+            )
+            if route.cache is not None:
+                return await self._cached(request, route, call, key)
+            outcome = await self._integrate(route, call)
+            return await self._respond(request, ctx, outcome)
+        finally:
+            self.inflight.release()
+
+    def _authenticate(self, request: web.BaseRequest, route: MethodRoute,
+                      ctx: RequestContext) -> tuple[KeyRecord, PlanRecord]:
+        record = self.registry.authenticate(request.headers.get("x-api-key"))
+        if record is None or not record.enabled:
+            raise InvalidApiKey()
+        plan = self.registry.plan_for(record.id, route.api_id, route.stage)
+        if plan is None:
+            raise InvalidApiKey()
+        ctx.api_key = record.value
+        ctx.api_key_id = record.id
+        return record, plan
+
+    async def _throttle(self, route: MethodRoute, key: KeyRecord | None,
+                        plan: PlanRecord | None, ctx: RequestContext) -> None:
+        buckets: list[Bucket] = []
+        quota = None
+        if plan is not None and key is not None:
+            method_throttle = None
+            for api_id, stage, throttles in plan.api_stages:
+                if api_id == route.api_id and stage == route.stage:
+                    method_throttle = throttles.get(route.plan_method_key)
+                    break
+            n = self.limit_divisor
+            if method_throttle is not None:
+                # A plan's per-method throttle replaces its key-wide one for that method.
+                buckets.append(plan_bucket(plan.id, key.id, method_throttle[0] / n,
+                                           scale_limit(method_throttle[1], n),
+                                           api_id=route.api_id, stage=route.stage,
+                                           resource_path=route.resource_path,
+                                           method=route.http_method))
+            elif plan.throttle is not None:
+                buckets.append(plan_bucket(plan.id, key.id, plan.throttle[0] / n,
+                                           scale_limit(plan.throttle[1], n)))
+            if plan.quota is not None:
+                limit, period, offset = plan.quota
+                quota = Quota(plan.id, key.id, scale_limit(limit, n), period, offset)
+        if route.stage_bucket is not None:
+            buckets.append(route.stage_bucket)
+        buckets.append(self.account_bucket)
+        try:
+            decision = await self.limiter.decide(buckets, quota)
+        except StorageError as exc:
+            raise StoreUnavailable() from exc
+        if not decision.allowed:
+            if decision.level == "quota":
+                raise QuotaExceeded()
+            raise Throttled(decision.level or "account")
+
+    async def _integrate(self, route: MethodRoute, call: Call) -> Outcome:
+        began = time.perf_counter()
+        try:
+            return await route.invoker.invoke(call)
+        except IntegrationTimeout:
+            call.ctx.integration_status = 504
+            raise
+        finally:
+            if route.invoker.type_name != "MOCK":
+                call.ctx.integration_latency_ms = (time.perf_counter() - began) * 1000
+
+    async def _cached(self, request: web.BaseRequest, route: MethodRoute, call: Call,
+                      key: KeyRecord | None) -> web.StreamResponse:
+        mc = route.cache
+        assert mc is not None
+        ctx = call.ctx
+        cache_key = mc.key.key(call.path_params, call.query, call.headers)
+        decision = invalidation(
+            request.headers.get("Cache-Control"),
+            require_authorization=mc.settings.require_authorization,
+            authorized=key is not None and key.invalidate_cache,
+            strategy=mc.settings.unauthorized_strategy,
+        )
+        if decision is Invalidation.FORBID:
+            raise CacheControlForbidden()
+        extra: tuple[tuple[str, str], ...] = ()
+        if decision is Invalidation.IGNORE_WITH_WARNING:
+            extra = (("Warning", CACHE_WARNING),)
+        if decision is not Invalidation.REFRESH:
+            hit = await self.cache.lookup(mc.stage_ns, cache_key)
+            if hit is not None:
+                ctx.cache_status = "hit"
+                return self._buffered(ctx, hit.status, list(hit.headers) + list(extra), hit.body)
+        ctx.cache_status = "miss"
+
+        async def fetch() -> CachedResponse:
+            outcome = await self._integrate(route, call)
+            body = outcome.body
+            if body is None and outcome.upstream is not None:
+                body = await _drain(outcome)
+            fetched = CachedResponse(outcome.status, tuple(outcome.headers), body or b"")
+            if cacheable(fetched.status, len(fetched.body)):
+                await self.cache.store(mc.stage_ns, cache_key, fetched, mc.settings.ttl_s)
+            return fetched
+
+        if decision is Invalidation.REFRESH:
+            fetched = await fetch()
+        else:
+            # Concurrent misses for one key share one integration call (single-flight),
+            # each waiter bounded by the integration timeout.
+            try:
+                fetched = await self.cache.fetch_once(mc.stage_ns, cache_key, fetch,
+                                                      timeout=route.invoker.timeout_s)
+            except TimeoutError as exc:
+                raise IntegrationTimeout() from exc
+        return self._buffered(ctx, fetched.status, list(fetched.headers) + list(extra),
+                              fetched.body)
+
+    async def _respond(self, request: web.BaseRequest, ctx: RequestContext,
+                       outcome: Outcome) -> web.StreamResponse:
+        if outcome.upstream is None:
+            return self._buffered(ctx, outcome.status, outcome.headers, outcome.body or b"",
+                                  outcome.content_type_default)
+        upstream = outcome.upstream
+        resp = web.StreamResponse(status=outcome.status)
+        _set_headers(resp, ctx, outcome.headers, outcome.content_type_default)
+        length = next((v for k, v in outcome.headers
+                       if k == "x-amzn-Remapped-Content-Length"), None)
+        if length is not None and length.isdigit():
+            resp.content_length = int(length)
+        ctx.integration_status = outcome.status
+        sent = 0
+        try:
+            await resp.prepare(request)
+            async for chunk in upstream.stream():
+                sent += len(chunk)
+                await resp.write(chunk)
+            await resp.write_eof()
+        finally:
+            upstream.release()
+            ctx.response_length = sent
+        return resp
+
+    def _buffered(self, ctx: RequestContext, status: int, headers: list[tuple[str, str]],
+                  body: bytes, content_type_default: bool = True) -> web.Response:
+        if ctx.integration_latency_ms is not None and ctx.integration_status is None:
+            ctx.integration_status = status
+        resp = web.Response(status=status, body=body)
+        _set_headers(resp, ctx, headers, content_type_default)
+        ctx.response_length = len(body)
+        return resp
+
+    def _error(self, err: GatewayError, ctx: RequestContext, stage: Stage | None,
+               request: web.BaseRequest) -> web.Response:
+        responses = stage.responses if stage is not None else _DEFAULT_RESPONSES
+
+        def lookup(kind: str, name: str) -> str | None:
+            if kind == "header":
+                return request.headers.get(name)
+            if kind == "querystring":
+                return request.query.get(name)
+            return None
+
+        rendered = responses.render(err.response_type, ctx, lookup, err.message)
+        resp = web.Response(status=rendered.status, body=rendered.body)
+        h = resp.headers
+        h["Content-Type"] = rendered.content_type
+        for name, value in rendered.headers:
+            h.add(name, value)
+        h["x-amzn-RequestId"] = ctx.request_id
+        h["x-amz-apigw-id"] = ctx.extended_request_id
+        if err.response_type in _TRACED:
+            h["X-Amzn-Trace-Id"] = trace_id()
+        ctx.error_response_type = err.response_type
+        ctx.error_message = err.message
+        ctx.response_length = len(rendered.body)
+        if isinstance(err, Throttled):
+            ctx.throttle_level = err.level
+        elif isinstance(err, QuotaExceeded):
+            ctx.throttle_level = "quota"
+        return resp
+
+    def _finish(self, ctx: RequestContext, stage: Stage | None) -> None:
+        ctx.response_latency_ms = (time.perf_counter() - ctx.start) * 1000
+        api = ctx.api_id or "-"
+        stage_name = ctx.stage or "-"
+        metrics = self.metrics
+        if metrics is not None:
+            mm = metrics.method(api, stage_name, ctx.metric_resource, ctx.metric_method)
+            metrics.observe(ctx, mm)
+            if ctx.throttle_level is not None:
+                metrics.throttled(api, stage_name, ctx.throttle_level)
+        if stage is not None and stage.access_log_format is not None and self.access_log:
+            try:
+                line = stage.access_log_format(ctx)
+            except Exception:  # a log format must never fail a request
+                log.exception("access log format failed")
+            else:
+                self.access_log(stage.access_log_destination or "stdout", line)
+
+
+def _account_bucket(deployment: Deployment) -> Bucket:
+    throttle = deployment.config.account.throttle
+    n = deployment.limit_divisor
+    return account_bucket(throttle.rate_limit / n, scale_limit(throttle.burst_limit, n))
+
+
+def _set_headers(resp: web.StreamResponse, ctx: RequestContext, headers: list[tuple[str, str]],
+                 content_type_default: bool) -> None:
+    h = resp.headers
+    has_type = False
+    for name, value in headers:
+        if not has_type and name.lower() == "content-type":
+            has_type = True
+        h.add(name, value)
+    if not has_type and content_type_default:
+        # "API Gateway includes a Content-Type header for all integration responses" (DG)
+        h["Content-Type"] = "application/json"
+    h["x-amzn-RequestId"] = ctx.request_id
+    h["x-amz-apigw-id"] = ctx.extended_request_id
+    h["X-Amzn-Trace-Id"] = trace_id()
+
+
+def _port(request: web.BaseRequest) -> int:
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if sockname:
+        return int(sockname[1])
+    return 443 if request.scheme == "https" else 80
+
+
+async def _read_body(request: web.BaseRequest,
+                     length: int | None) -> tuple[bytes | None, Any]:
+    if length is not None:
+        if length == 0:
+            return b"", None
+        if length > STREAM_THRESHOLD:
+            return None, request.content
+        return await request.content.readexactly(length), None
+    if not request.body_exists:
+        return None, None
+    # chunked upload without a length: buffer it, as AWS does, up to the 10 MB limit
+    chunks = []
+    total = 0
+    while True:
+        chunk = await request.content.readany()
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > MAX_BODY:
+            raise RequestTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks), None
+
+
+async def _drain(outcome: Outcome) -> bytes:
+    upstream = outcome.upstream
+    assert upstream is not None
+    try:
+        chunks = [chunk async for chunk in upstream.stream()]
+    finally:
+        upstream.release()
+    return b"".join(chunks)

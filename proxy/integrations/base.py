@@ -1,0 +1,54 @@
+"""What every integration gets and gives back.
+
+An integration is compiled once per (stage, method) at deployment load; ``invoke`` runs per
+request. ``Call`` carries what the method request has; ``Outcome`` is the integration's answer,
+with either the whole body or an open upstream response to stream.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from multidict import CIMultiDictProxy, MultiDictProxy
+
+from proxy.context import RequestContext
+from proxy.upstream.base import UpstreamResponse
+
+
+@dataclass(slots=True)
+class Call:
+    method: str
+    raw_path: str  # the path after the stage, raw
+    query_string: str  # raw, without "?"
+    headers: CIMultiDictProxy[str]
+    raw_headers: tuple[tuple[bytes, bytes], ...]
+    query: MultiDictProxy[str]
+    path_params: Mapping[str, str]
+    body: bytes | None  # None when the body is streamed (see stream)
+    stream: object | None  # aiohttp StreamReader for a large body of known length
+    content_length: int | None
+    ctx: RequestContext
+    scheme: str
+    host_port: int
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes | None
+    upstream: UpstreamResponse | None = None  # streamed body: the caller streams and releases
+    content_type_default: bool = True  # add Content-Type: application/json when none is given
+
+
+class Invoker(ABC):
+    type_name: str
+    timeout_s: float
+
+    @abstractmethod
+    async def invoke(self, call: Call) -> Outcome: ...
+
+    def describe(self) -> str:
+        return self.type_name

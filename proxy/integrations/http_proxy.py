@@ -1,0 +1,174 @@
+"""HTTP_PROXY: the client's request, with mapped parameters, to an HTTP backend (spec 8.1)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from urllib.parse import quote, urlsplit
+
+from proxy.config.model import Integration
+from proxy.errors import (
+    ApiConfigurationError,
+    IntegrationFailure,
+    IntegrationTimeout,
+    UpstreamConnectError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+)
+from proxy.headers import REQUEST_DROP, RESPONSE_DROP, RESPONSE_REMAP
+from proxy.integrations.base import Call, Invoker, Outcome
+from proxy.integrations.params import Getter, compile_source
+from proxy.upstream.base import Origin, Upstream
+
+_STAGE_VAR = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.\-]+)\+?\}")
+
+# Remapped names, computed once: "content-length" -> "x-amzn-Remapped-Content-Length".
+_REMAPPED = {
+    "connection": "x-amzn-Remapped-Connection",
+    "content-length": "x-amzn-Remapped-Content-Length",
+    "date": "x-amzn-Remapped-Date",
+    "server": "x-amzn-Remapped-Server",
+    "x-amzn-requestid": "x-amzn-Remapped-x-amzn-RequestId",
+}
+assert set(_REMAPPED) == RESPONSE_REMAP
+
+
+class HttpProxyInvoker(Invoker):
+    __slots__ = ("_api_id", "_broken", "_header_params", "_method", "_origin", "_path_params",
+                 "_path_parts", "_query_params", "_static_query", "_upstream", "timeout_s",
+                 "type_name", "uri")
+
+    def __init__(self, integration: Integration, stage_variables: Mapping[str, str],
+                 upstream: Upstream, api_id: str) -> None:
+        self.type_name = "HTTP_PROXY"
+        self.timeout_s = integration.timeout_ms / 1000
+        self._upstream = upstream
+        self._api_id = api_id
+        self._method = (integration.http_method or "ANY").upper()
+        self._broken = False
+        uri = integration.uri or ""
+        if any(m.group(1) not in stage_variables for m in _STAGE_VAR.finditer(uri)):
+            # AWS answers 500 Internal server error at request time (issue 2, item 5).
+            self._broken = True
+        uri = _STAGE_VAR.sub(lambda m: stage_variables.get(m.group(1), ""), uri)
+        self.uri = uri
+        parts = urlsplit(uri)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self._broken = True
+            self._origin = Origin("http", "invalid", 80)
+        else:
+            try:
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+            except ValueError:
+                port = 80
+                self._broken = True
+            self._origin = Origin(parts.scheme, parts.hostname, port,
+                                  integration.tls_insecure_skip_verification)
+        # The path is a template: literal pieces and {name} placeholders filled from
+        # integration.request.path.* mappings per request.
+        self._path_parts: list[str | tuple[str]] = []
+        pos = 0
+        path = parts.path or "/"
+        for m in _PLACEHOLDER.finditer(path):
+            self._path_parts.append(path[pos:m.start()])
+            self._path_parts.append((m.group(1),))
+            pos = m.end()
+        self._path_parts.append(path[pos:])
+        self._static_query = parts.query
+        self._path_params: dict[str, Getter] = {}
+        self._query_params: list[tuple[str, Getter]] = []
+        self._header_params: list[tuple[str, Getter]] = []
+        for target, source in integration.request_parameters.items():
+            getter = compile_source(source, stage_variables)
+            if getter is None:
+                continue
+            if target.startswith("integration.request.path."):
+                self._path_params[target[len("integration.request.path."):]] = getter
+            elif target.startswith("integration.request.querystring."):
+                self._query_params.append((target[len("integration.request.querystring."):],
+                                           getter))
+            elif target.startswith("integration.request.header."):
+                self._header_params.append((target[len("integration.request.header."):], getter))
+
+    def describe(self) -> str:
+        return f"HTTP_PROXY {self._method} {self.uri}"
+
+    def _target(self, call: Call) -> str:
+        pieces = []
+        for part in self._path_parts:
+            if isinstance(part, str):
+                pieces.append(part)
+            else:
+                name = part[0]
+                getter = self._path_params.get(name)
+                value = getter(call) if getter is not None else call.path_params.get(name)
+                pieces.append(value or "")
+        target = "".join(pieces)
+        query = self._static_query
+        if call.query_string:
+            query = f"{query}&{call.query_string}" if query else call.query_string
+        if self._query_params:
+            mapped = []
+            for name, getter in self._query_params:
+                value = getter(call)
+                if value is not None:
+                    mapped.append(f"{quote(name, safe='')}={quote(value, safe='')}")
+            if mapped:
+                extra = "&".join(mapped)
+                query = f"{query}&{extra}" if query else extra
+        return f"{target}?{query}" if query else target
+
+    async def invoke(self, call: Call) -> Outcome:
+        if self._broken:
+            raise ApiConfigurationError()
+        method = call.method if self._method == "ANY" else self._method
+        headers: list[tuple[str, str]] = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in call.raw_headers
+            if k.decode("latin-1").lower() not in REQUEST_DROP
+        ]
+        for name, getter in self._header_params:
+            value = getter(call)
+            if value is not None:
+                lname = name.lower()
+                headers = [h for h in headers if h[0].lower() != lname]
+                headers.append((name, value))
+        forwarded_for = call.headers.get("X-Forwarded-For")
+        source_ip = call.ctx.source_ip or ""
+        headers.append(("X-Forwarded-For",
+                        f"{forwarded_for}, {source_ip}" if forwarded_for else source_ip))
+        headers.append(("X-Forwarded-Port", str(call.host_port)))
+        headers.append(("X-Forwarded-Proto", call.scheme))
+        headers.append(("X-Amzn-Apigateway-Api-Id", self._api_id))
+        body: object = call.body
+        if call.stream is not None:
+            body = _iter_stream(call.stream)
+        try:
+            resp = await self._upstream.request(self._origin, method, self._target(call), headers,
+                                                body, self.timeout_s)  # type: ignore[arg-type]
+        except UpstreamTimeout as exc:
+            raise IntegrationTimeout() from exc
+        except (UpstreamConnectError, UpstreamProtocolError) as exc:
+            call.ctx.integration_error = str(exc) or type(exc).__name__
+            raise IntegrationFailure() from exc
+        out: list[tuple[str, str]] = []
+        for name, value in resp.headers:
+            lname = name.lower()
+            if lname in RESPONSE_REMAP:
+                out.append((_REMAPPED[lname], value))
+            elif lname not in RESPONSE_DROP:
+                out.append((name, value))
+        if resp.body is not None:
+            resp.release()
+            return Outcome(resp.status, out, resp.body)
+        return Outcome(resp.status, out, None, resp)
+
+
+async def _iter_stream(stream: object):  # type: ignore[no-untyped-def]
+    reader = stream
+    while True:
+        chunk = await reader.readany()  # type: ignore[attr-defined]
+        if not chunk:
+            return
+        yield chunk

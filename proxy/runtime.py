@@ -1,0 +1,86 @@
+"""The gateway's shared resources, created once per process and closed in order.
+
+One owner for each: the upstream pool, the limiter and its store, the key registry, the
+response cache, the metrics, the access-log writers. ``Runtime.aclose`` closes them in reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from cache import ResponseCache, cache_storage_from_url
+from proxy.accesslog import AccessLog
+from proxy.config.model import Config
+from proxy.deployment import Deployment, compile_deployment
+from proxy.handler import Gateway
+from proxy.metrics import Metrics
+from proxy.upstream import ClientSessionUpstream, PoolUpstream, Upstream
+from ratelimit import InFlight, Limiter, storage_from_url
+from ratelimit.registry import Registry
+from ratelimit.storage.registry_memory import MemoryRegistryStore
+
+log = logging.getLogger("sluice.runtime")
+
+
+def make_upstream() -> Upstream:
+    # SLUICE_UPSTREAM_CLIENT=aiohttp selects aiohttp's ClientSession, kept as the bench baseline.
+    if os.environ.get("SLUICE_UPSTREAM_CLIENT", "pool") == "aiohttp":
+        return ClientSessionUpstream()
+    return PoolUpstream()
+
+
+def registry_store(url: str, timeout_s: float):  # type: ignore[no-untyped-def]
+    if url.startswith("memory://"):
+        return MemoryRegistryStore()
+    from ratelimit.storage.registry_redis import RedisRegistryStore
+
+    return RedisRegistryStore.from_url(url, timeout_s=timeout_s)
+
+
+class Runtime:
+    def __init__(self, config: Config, *, inflight: InFlight | None = None,
+                 metrics: Metrics | None = None, limit_divisor: int = 1) -> None:
+        timeout_s = config.storage.timeout_ms / 1000
+        self.config = config
+        self.upstream = make_upstream()
+        self.limiter = Limiter(storage_from_url(config.storage.url, timeout_s=timeout_s),
+                               on_error=config.storage.on_error, timeout_s=timeout_s)
+        self.registry = Registry(registry_store(config.storage.url, timeout_s))
+        self.cache = ResponseCache(cache_storage_from_url(config.storage.url,
+                                                          timeout_s=timeout_s))
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.inflight = inflight if inflight is not None else InFlight(
+            config.account.max_concurrency)
+        self.access_logs: dict[str, AccessLog] = {}
+        self.limit_divisor = limit_divisor
+        self.gateway = Gateway(self.compile(config), limiter=self.limiter,
+                               registry=self.registry, cache=self.cache, metrics=self.metrics,
+                               inflight=self.inflight, access_log=self.write_access_log,
+                               limit_divisor=limit_divisor)
+
+    async def start(self) -> None:
+        await self.registry.start(self.config.api_keys, self.config.usage_plans)
+
+    def compile(self, config: Config) -> Deployment:
+        return compile_deployment(config, self.upstream, limit_divisor=self.limit_divisor)
+
+    def reload(self, config: Config) -> None:
+        if config.storage != self.config.storage:
+            log.warning("storage settings changed: they take effect at the next restart")
+        self.gateway.swap(self.compile(config))
+        self.config = config
+
+    def write_access_log(self, destination: str, line: str) -> None:
+        writer = self.access_logs.get(destination)
+        if writer is None:
+            writer = self.access_logs[destination] = AccessLog(destination)
+        writer.write(line)
+
+    async def aclose(self) -> None:
+        for writer in self.access_logs.values():
+            await writer.aclose()
+        await self.cache.aclose()
+        await self.registry.aclose()
+        await self.limiter.aclose()
+        await self.upstream.aclose()

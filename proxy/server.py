@@ -1,0 +1,273 @@
+"""Running the gateway: listeners, signals, reload, graceful shutdown, worker processes.
+
+One worker: one process serves the data plane and the admin listener. ``workers: N > 1``: the
+parent forks N workers that share the data-plane port (SO_REUSEPORT) and the in-flight counter,
+and serves the admin listener itself, with /metrics summing every worker (prometheus-client
+multiprocess files). SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded by
+``server.shutdownTimeoutSeconds``), exit 0. SIGHUP: reload the config file; a bad one is logged
+and the running deployment stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import uvloop
+from aiohttp import web
+
+from proxy.admin import build_admin_app
+from proxy.config.loader import format_problems, load_config
+from proxy.config.model import Config, HostPort
+from proxy.errors import ConfigError
+from proxy.metrics import Metrics
+from proxy.runtime import Runtime
+from ratelimit import InFlight
+
+log = logging.getLogger("sluice.server")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Overrides:
+    listen: HostPort | None = None
+    admin_listen: HostPort | None = None
+    workers: int | None = None
+    storage_url: str | None = None
+
+
+def load(path: str, overrides: Overrides) -> Config:
+    config = load_config(path)
+    server = config.server
+    if overrides.listen is not None:
+        server = dataclasses.replace(server, listen=overrides.listen)
+    if overrides.admin_listen is not None:
+        server = dataclasses.replace(server, admin_listen=overrides.admin_listen)
+    if overrides.workers is not None:
+        server = dataclasses.replace(server, workers=overrides.workers)
+    config = dataclasses.replace(config, server=server)
+    if overrides.storage_url is not None:
+        config = dataclasses.replace(
+            config, storage=dataclasses.replace(config.storage, url=overrides.storage_url))
+    return config
+
+
+def run(path: str, overrides: Overrides) -> int:
+    """Serve until SIGTERM/SIGINT; the exit status."""
+    try:
+        config = load(path, overrides)
+    except ConfigError as err:
+        log.error("config error:\n%s", format_problems(err))
+        return 1
+    workers = config.server.workers
+    if workers == 1:
+        return _run_loop(_serve(path, overrides, config, data=True, admin=True))
+    return _supervise(path, overrides, config)
+
+
+def _run_loop(main: object) -> int:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return int(runner.run(main))  # type: ignore[arg-type]
+
+
+def _handler_kwargs() -> dict[str, object]:
+    # AWS accepts URLs up to 10,240 characters and 10,240 bytes of headers (spec 10.3).
+    return {"max_line_size": 16_384, "max_field_size": 16_384, "access_log": None,
+            "keepalive_timeout": 75.0}
+
+
+async def _serve(path: str, overrides: Overrides, config: Config, *, data: bool, admin: bool,
+                 inflight: InFlight | None = None, metrics: Metrics | None = None,
+                 reuse_port: bool = False, limit_divisor: int = 1,
+                 stop: asyncio.Event | None = None) -> int:
+    loop = asyncio.get_running_loop()
+    own_signals = stop is None
+    if stop is None:
+        stop = asyncio.Event()
+    runtime = Runtime(config, inflight=inflight, metrics=metrics, limit_divisor=limit_divisor)
+    await runtime.start()
+    runners: list[web.BaseRunner] = []
+
+    def reload() -> None:
+        try:
+            new = load(path, overrides)
+        except ConfigError as err:
+            log.error("reload failed, keeping the running deployment:\n%s",
+                      format_problems(err))
+            return
+        except Exception:
+            log.exception("reload failed, keeping the running deployment")
+            return
+        runtime.reload(new)
+        log.info("reloaded %s", path)
+
+    if own_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, reload)
+    try:
+        if data:
+            server = web.Server(runtime.gateway.handle, **_handler_kwargs())  # type: ignore[arg-type]
+            runner = web.ServerRunner(server, handle_signals=False,
+                                      shutdown_timeout=config.server.shutdown_timeout_s)
+            await runner.setup()
+            runners.append(runner)
+            await _start_site(runner, config.server.listen, reuse_port)
+        if admin:
+            app = build_admin_app(
+                registry=runtime.registry, usage=runtime.limiter,
+                deployment_info=lambda: _deployment_info(runtime),
+                flush_cache=lambda api, stage: _flush(runtime, api, stage),
+                metrics_render=runtime.metrics.render,
+                health=lambda: _healthy(runtime),
+                admin_token=config.server.admin_token,
+            )
+            admin_runner = web.AppRunner(app, handle_signals=False, access_log=None)
+            await admin_runner.setup()
+            runners.append(admin_runner)
+            await _start_site(admin_runner, config.server.admin_listen, False)
+        await stop.wait()
+        log.info("shutting down: draining in-flight requests")
+    finally:
+        for runner in runners:
+            # ServerRunner.cleanup stops accepting, then waits up to shutdown_timeout for the
+            # handlers in flight before cancelling them.
+            await runner.cleanup()
+        await runtime.aclose()
+        log.info("stopped")
+    return 0
+
+
+async def _start_site(runner: web.BaseRunner, where: HostPort, reuse_port: bool) -> None:
+    site = web.TCPSite(runner, where.host, where.port, reuse_port=reuse_port or None,
+                       backlog=2048)
+    await site.start()
+    for addr in runner.addresses:
+        host, port = addr[0], addr[1]
+        log.info("listening on http://%s:%s", host, port)
+
+
+async def _flush(runtime: Runtime, api_id: str, stage: str) -> bool:
+    if runtime.gateway.deployment.stage(api_id, stage) is None:
+        return False
+    await runtime.cache.flush(f"{api_id}:{stage}")
+    return True
+
+
+async def _healthy(runtime: Runtime) -> bool:
+    return bool(await runtime.limiter.ping())
+
+
+def _deployment_info(runtime: Runtime) -> list[dict[str, object]]:
+    return [{"id": api.id, "name": api.definition.title,
+             "stages": [{"stageName": name, "cacheClusterEnabled": stage.cache_cluster_enabled,
+                         "variables": dict(stage.variables)}
+                        for name, stage in api.stages.items()]}
+            for api in runtime.config.apis]
+
+
+# --- several workers ---------------------------------------------------------------------
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _supervise(path: str, overrides: Overrides, config: Config) -> int:
+    workers = config.server.workers
+    listen = config.server.listen
+    if listen.port == 0:  # every worker must bind the same port
+        listen = HostPort(listen.host, _free_port(listen.host))
+        overrides = dataclasses.replace(overrides, listen=listen)
+        config = dataclasses.replace(config, server=dataclasses.replace(config.server,
+                                                                        listen=listen))
+    divisor = 1
+    if config.storage.url.startswith("memory://"):
+        divisor = workers
+        log.warning("storage is memory:// with %d workers: each worker keeps its own store, "
+                    "so every limit is divided by %d; use Redis for exact shared limits",
+                    workers, workers)
+    metrics_dir = tempfile.mkdtemp(prefix="sluice-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    inflight = InFlight(config.account.max_concurrency, shared=True)
+    children: dict[int, int] = {}  # pid -> worker index
+
+    def spawn(index: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                signal.signal(signal.SIGHUP, signal.SIG_DFL)
+                code = _run_loop(_serve(path, overrides, config, data=True, admin=False,
+                                        inflight=inflight,
+                                        metrics=Metrics(multiprocess_dir=metrics_dir),
+                                        reuse_port=True, limit_divisor=divisor))
+            finally:
+                os._exit(code)
+        children[pid] = index
+
+    for index in range(workers):
+        spawn(index)
+    try:
+        return _run_loop(_parent(path, overrides, config, children, spawn, metrics_dir))
+    finally:
+        with contextlib.suppress(OSError):
+            for file in Path(metrics_dir).glob("*.db"):
+                file.unlink()
+            os.rmdir(metrics_dir)
+
+
+async def _parent(path: str, overrides: Overrides, config: Config, children: dict[int, int],
+                  spawn: Callable[[int], None], metrics_dir: str) -> int:
+    loop = asyncio.get_running_loop()
+    stopping = False
+
+    def forward(sig: int) -> None:
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+    def reap() -> None:
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            index = children.pop(pid, None)
+            if index is not None and not stopping:
+                log.warning("worker %d (pid %d) exited with %s; starting a new one", index, pid,
+                            os.waitstatus_to_exitcode(status))
+                spawn(index)
+
+    loop.add_signal_handler(signal.SIGCHLD, reap)
+    loop.add_signal_handler(signal.SIGHUP, lambda: forward(signal.SIGHUP))
+    done = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, done.set)
+    stop_admin = asyncio.Event()
+    serve = asyncio.ensure_future(_serve(path, overrides, config, data=False, admin=True,
+                                         metrics=Metrics(multiprocess_dir=metrics_dir),
+                                         stop=stop_admin))
+    await done.wait()
+    stopping = True
+    forward(signal.SIGTERM)
+    # workers drain their in-flight requests themselves; wait for them, bounded
+    deadline = loop.time() + config.server.shutdown_timeout_s + 5
+    while children and loop.time() < deadline:
+        reap()
+        await asyncio.sleep(0.05)
+    forward(signal.SIGKILL)
+    stop_admin.set()
+    await serve
+    return 0
