@@ -1,0 +1,384 @@
+"""Access logs: ``accessLogSettings.format`` compiled once, lines written off the event loop.
+
+A format is literal text with ``$context.xxx`` variables (spec 7.4); an unknown or unset
+variable is written ``-``. ``compile_format`` turns it into a ``%``-template and a tuple of
+getters, so a request costs one getter call per variable and one ``%``.
+
+Values are escaped for the format they land in, so a client cannot break a line: inside a JSON
+format (one that starts with ``{``) as JSON string content, inside an XML format (starts with
+``<``) as XML text, elsewhere control characters are written as JSON-style escapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import operator
+import queue
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import IO
+
+from proxy.context import RequestContext
+
+__all__ = ["PRESETS", "AccessLog", "compile_format"]
+
+log = logging.getLogger("sluice.accesslog")
+
+# The API Gateway console's examples (DG set-up-logging).
+PRESETS: dict[str, str] = {
+    "CLF": (
+        "$context.identity.sourceIp $context.identity.caller $context.identity.user"
+        ' [$context.requestTime] "$context.httpMethod $context.resourcePath $context.protocol"'
+        " $context.status $context.responseLength $context.requestId $context.extendedRequestId"
+    ),
+    "JSON": (
+        '{ "requestId":"$context.requestId", "extendedRequestId":"$context.extendedRequestId",'
+        ' "ip": "$context.identity.sourceIp", "caller":"$context.identity.caller",'
+        ' "user":"$context.identity.user", "requestTime":"$context.requestTime",'
+        ' "httpMethod":"$context.httpMethod", "resourcePath":"$context.resourcePath",'
+        ' "status":"$context.status", "protocol":"$context.protocol",'
+        ' "responseLength":"$context.responseLength" }'
+    ),
+    "XML": (
+        '<request id="$context.requestId"> <ip>$context.identity.sourceIp</ip>'
+        " <caller>$context.identity.caller</caller> <user>$context.identity.user</user>"
+        " <requestTime>$context.requestTime</requestTime>"
+        " <httpMethod>$context.httpMethod</httpMethod>"
+        " <resourcePath>$context.resourcePath</resourcePath> <status>$context.status</status>"
+        " <protocol>$context.protocol</protocol>"
+        " <responseLength>$context.responseLength</responseLength> </request>"
+    ),
+    "CSV": (
+        "$context.identity.sourceIp,$context.identity.caller,$context.identity.user,"
+        "$context.requestTime,$context.httpMethod,$context.resourcePath,$context.protocol,"
+        "$context.status,$context.responseLength,$context.requestId"
+    ),
+}
+
+Getter = Callable[[RequestContext], str]
+Escape = Callable[[str], str]
+
+# -- escaping ---------------------------------------------------------------------------------
+
+_CONTROL = {c: f"\\u{c:04x}" for c in range(0x20)} | {
+    0x7F: "\\u007f", 0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r",
+}
+_TEXT_TABLE = str.maketrans(_CONTROL)
+_JSON_TABLE = str.maketrans(_CONTROL | {ord('"'): '\\"', ord("\\"): "\\\\"})
+_XML_TABLE = str.maketrans(
+    _CONTROL | {ord("<"): "&lt;", ord(">"): "&gt;", ord("&"): "&amp;", ord('"'): "&quot;",
+                ord("'"): "&apos;"}
+)
+
+
+# str.translate allocates even when nothing changes, so test first: isprintable() and `in` are
+# C scans; with them a clean 40-char value costs ~100 ns against ~180 ns for a regex search.
+def _escape_text(value: str) -> str:
+    return value if value.isprintable() else value.translate(_TEXT_TABLE)
+
+
+def _escape_json(value: str) -> str:
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        return value
+    return value.translate(_JSON_TABLE)
+
+
+def _escape_xml(value: str) -> str:
+    if value.isprintable() and not any(c in value for c in "<>&\"'"):
+        return value
+    return value.translate(_XML_TABLE)
+
+
+_ESCAPES = {"text": _escape_text, "json": _escape_json, "xml": _escape_xml}
+
+# -- getters ----------------------------------------------------------------------------------
+
+
+def _text(attr: str) -> Callable[[Escape], Getter]:
+    """A client- or config-supplied string: escaped, ``-`` when unset or empty."""
+
+    def bind(escape: Escape) -> Getter:
+        read = operator.attrgetter(attr)
+
+        def get(ctx: RequestContext) -> str:
+            value: str | None = read(ctx)
+            return escape(value) if value else "-"
+
+        return get
+
+    return bind
+
+
+def _number(attr: str) -> Callable[[Escape], Getter]:
+    """An int the gateway set; never needs escaping."""
+
+    def bind(_escape: Escape) -> Getter:
+        def get(ctx: RequestContext) -> str:
+            value: int | None = getattr(ctx, attr)
+            return "-" if value is None else str(value)
+
+        return get
+
+    return bind
+
+
+def _millis(attr: str) -> Callable[[Escape], Getter]:
+    """A duration in whole milliseconds, as AWS logs it."""
+
+    def bind(_escape: Escape) -> Getter:
+        def get(ctx: RequestContext) -> str:
+            value: float | None = getattr(ctx, attr)
+            return "-" if value is None else str(round(value))
+
+        return get
+
+    return bind
+
+
+def _bound(get: Getter) -> Callable[[Escape], Getter]:
+    """A getter that needs no escaping."""
+    return lambda _escape: get
+
+
+def _status(ctx: RequestContext) -> str:
+    return str(ctx.status) if ctx.status else "-"
+
+
+def _response_latency(ctx: RequestContext) -> str:
+    # unset until the pipeline stamps it: then the time until this line is built
+    ms = ctx.response_latency_ms
+    if ms is None:
+        ms = (time.perf_counter() - ctx.start) * 1000.0
+    return str(round(ms))
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+class _RequestTime:
+    """CLF time of an epoch-ms stamp, cached for the last second: most requests share one."""
+
+    __slots__ = ("second", "text")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.text = ""
+
+    def __call__(self, ctx: RequestContext) -> str:
+        second = ctx.request_time_epoch_ms // 1000
+        if second != self.second:
+            t = time.gmtime(second)  # English month names whatever the locale
+            self.text = (f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year:04d}:"
+                         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000")
+            self.second = second
+        return self.text
+
+
+def _domain_prefix(escape: Escape) -> Getter:
+    def get(ctx: RequestContext) -> str:
+        domain = ctx.domain_name
+        return escape(domain.split(".", 1)[0]) if domain else "-"
+
+    return get
+
+
+def _error_message_string(escape: Escape) -> Getter:
+    # AWS: the quoted value of error.message, meant to stand unquoted in a JSON format
+    def get(ctx: RequestContext) -> str:
+        message = ctx.error_message
+        return f'"{escape(message)}"' if message is not None else "-"
+
+    return get
+
+
+_VARIABLES: dict[str, Callable[[Escape], Getter]] = {
+    "requestId": _text("request_id"),
+    "extendedRequestId": _text("extended_request_id"),
+    "apiId": _text("api_id"),
+    "stage": _text("stage"),
+    "domainName": _text("domain_name"),
+    "domainPrefix": _domain_prefix,
+    "httpMethod": _text("http_method"),
+    "path": _text("path"),
+    "protocol": _text("protocol"),
+    "resourcePath": _text("resource_path"),
+    "resourceId": _text("resource_id"),
+    "requestTime": lambda _escape: _RequestTime(),
+    "requestTimeEpoch": _number("request_time_epoch_ms"),
+    "identity.sourceIp": _text("source_ip"),
+    "identity.userAgent": _text("user_agent"),
+    "identity.apiKey": _text("api_key"),
+    "identity.apiKeyId": _text("api_key_id"),
+    "status": _bound(_status),
+    "responseLength": _number("response_length"),
+    "responseLatency": _bound(_response_latency),
+    "integrationLatency": _millis("integration_latency_ms"),
+    "integration.latency": _millis("integration_latency_ms"),
+    "integrationStatus": _number("integration_status"),
+    "integration.status": _number("integration_status"),
+    "integration.integrationStatus": _number("integration_status"),
+    "integration.error": _text("integration_error"),
+    "integrationErrorMessage": _text("integration_error"),
+    "error.message": _text("error_message"),
+    "error.messageString": _error_message_string,
+    "error.responseType": _text("error_response_type"),
+}
+# Known to AWS, never set by this gateway (no IAM, Cognito, WAF, X-Ray or AWS account).
+_ALWAYS_UNSET = (
+    "accountId", "identity.accountId", "identity.caller", "identity.user", "identity.userArn",
+    "identity.cognitoIdentityId", "identity.cognitoIdentityPoolId", "identity.principalOrgId",
+    "awsEndpointRequestId", "deploymentId", "isCanaryRequest", "integration.requestId",
+    "xrayTraceId", "wafResponseCode", "webaclArn",
+)
+VARIABLES = frozenset(_VARIABLES) | frozenset(_ALWAYS_UNSET)
+
+# A variable name is dotted identifier segments; a trailing "." stays literal text. The whole
+# name is looked up (the longest match), so "$context.integrationLatency" is never read as
+# "$context.integration" + "Latency".
+_VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)")
+
+
+def _unset(_ctx: RequestContext) -> str:
+    return "-"
+
+
+def compile_format(fmt: str) -> Callable[[RequestContext], str]:
+    """Compile an access log format (or a :data:`PRESETS` name) into ``ctx -> line``.
+
+    A line of the JSON preset costs ~2.1 us, CLF ~1.7 us (timeit, 2-core machine): about one
+    function call and one escape check per variable.
+    """
+    # a format is one line: a newline in it would split every record in two
+    fmt = PRESETS.get(fmt, fmt).replace("\r", " ").replace("\n", " ")
+    head = fmt.lstrip()[:1]
+    escape = _ESCAPES["json" if head == "{" else "xml" if head == "<" else "text"]
+    literals: list[str] = []
+    getters: list[Getter] = []
+    pos = 0
+    for match in _VARIABLE.finditer(fmt):
+        literals.append(fmt[pos:match.start()].replace("%", "%%"))
+        bind = _VARIABLES.get(match.group(1))
+        getters.append(bind(escape) if bind is not None else _unset)
+        pos = match.end()
+    literals.append(fmt[pos:].replace("%", "%%"))
+    template = "%s".join(literals)
+    fixed = tuple(getters)
+
+    def render(ctx: RequestContext) -> str:
+        return template % tuple([get(ctx) for get in fixed])
+
+    return render
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+_STOP = object()
+_BATCH = 512  # lines per write() syscall at most
+_RETRY_AFTER = 1.0  # seconds between attempts to reopen a broken file
+
+
+class AccessLog:
+    """Lines to ``stdout``, ``stderr`` or a file (appended), written by one background thread.
+
+    :meth:`write` never blocks and never raises: when the queue is full, after :meth:`aclose`,
+    or while the destination is broken, the line is dropped and counted in :attr:`dropped`.
+    A broken destination is logged once.
+    """
+
+    def __init__(self, destination: str, *, max_queue: int = 10_000) -> None:
+        self.destination = destination
+        self.written = 0
+        self._dropped_full = 0  # event-loop thread only
+        self._dropped_io = 0  # writer thread only
+        self._closed = False
+        self._reported = False
+        self._stream: IO[str] | None = None
+        if destination == "stdout":
+            self._stream = sys.stdout
+        elif destination == "stderr":
+            self._stream = sys.stderr
+        # queue.Queue.put_nowait: ~0.6 us; the writer holds its lock only to move lines
+        self._queue: queue.Queue[object] = queue.Queue(max_queue)
+        self._thread = threading.Thread(target=self._run, name="sluice-accesslog", daemon=True)
+        self._thread.start()
+
+    @property
+    def dropped(self) -> int:
+        """Lines not written: queue full, destination broken, or written after close."""
+        return self._dropped_full + self._dropped_io
+
+    def write(self, line: str) -> None:
+        """Queue one line (without its newline)."""
+        if self._closed:
+            self._dropped_full += 1
+            return
+        try:
+            self._queue.put_nowait(line)
+        except queue.Full:
+            self._dropped_full += 1
+
+    async def aclose(self) -> None:
+        """Write what is queued, flush, close the file; later writes are dropped."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.to_thread(self._stop)
+
+    def _stop(self) -> None:
+        self._queue.put(_STOP)  # blocks only this helper thread while the queue is full
+        self._thread.join()
+
+    def _run(self) -> None:
+        get = self._queue.get
+        broken_at: float | None = None
+        while True:
+            batch = [get()]
+            while len(batch) < _BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = batch[-1] is _STOP
+            lines = [line for line in batch if line is not _STOP]
+            if lines:
+                if broken_at is not None and time.monotonic() - broken_at < _RETRY_AFTER:
+                    self._dropped_io += len(lines)
+                else:
+                    broken_at = None if self._emit(lines) else time.monotonic()
+            if stop:
+                self._close_file()
+                return
+
+    def _emit(self, lines: list[object]) -> bool:
+        try:
+            stream = self._stream
+            if stream is None:
+                stream = self._stream = open(self.destination, "a", encoding="utf-8")  # noqa: SIM115
+            stream.write("\n".join(map(str, lines)) + "\n")
+            stream.flush()
+        except (OSError, ValueError) as exc:  # ValueError: write to a closed file
+            self._dropped_io += len(lines)
+            if not self._reported:
+                self._reported = True
+                log.error("access log destination %s is not writable (%s): dropping lines",
+                          self.destination, exc, extra={"destination": self.destination})
+            self._close_file()
+            return False
+        self.written += len(lines)
+        return True
+
+    def _close_file(self) -> None:
+        stream = self._stream
+        if stream is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            if self.destination in ("stdout", "stderr"):
+                stream.flush()  # not ours to close
+            else:
+                self._stream = None
+                stream.close()

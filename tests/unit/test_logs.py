@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from proxy.logs import setup_logging
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    access_level = logging.getLogger("aiohttp.access").level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("aiohttp.access").setLevel(access_level)
+
+
+def lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return captured.err.splitlines()
+
+
+def test_json_lines_carry_time_level_logger_message_and_extras(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    setup_logging("INFO", "json")
+    log = logging.getLogger("sluice.server")
+    log.info("listening on http://%s", "127.0.0.1:8080", extra={"listener": "data", "pid": 42})
+    log.warning("store unreachable", extra={"store": Path("/x"), "onError": "allow"})
+    out = lines(capsys)
+    assert len(out) == 2
+    first, second = (orjson.loads(x) for x in out)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["time"])
+    assert {k: v for k, v in first.items() if k != "time"} == {
+        "level": "INFO", "logger": "sluice.server", "message": "listening on http://127.0.0.1:8080",
+        "listener": "data", "pid": 42,
+    }
+    assert second["level"] == "WARNING"
+    assert second["store"] == "/x"  # not JSON-native: written as str()
+    assert second["onError"] == "allow"
+
+
+def test_json_exception_stays_on_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("INFO", "json")
+    try:
+        raise RuntimeError("boom\nsecond line")
+    except RuntimeError:
+        logging.getLogger("sluice.reload").exception("reload failed")
+    (line,) = lines(capsys)
+    doc = orjson.loads(line)
+    assert doc["message"] == "reload failed"
+    assert "RuntimeError: boom" in doc["exc_info"]
+
+
+def test_text_one_line_per_event(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("INFO", "text")
+    log = logging.getLogger("sluice.server")
+    log.info("listening on http://127.0.0.1:8080", extra={"workers": 2})
+    log.info("multi\nline")
+    try:
+        raise ValueError("bad")
+    except ValueError:
+        log.exception("shutdown failed")
+    out = lines(capsys)
+    assert len(out) == 3
+    assert re.fullmatch(
+        r"\S+Z INFO sluice\.server: listening on http://127\.0\.0\.1:8080 workers=2", out[0]
+    )
+    assert out[1].endswith("sluice.server: multi\\nline")
+    assert "shutdown failed | Traceback" in out[2] and "ValueError: bad" in out[2]
+
+
+def test_level_filters(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("warning", "text")
+    log = logging.getLogger("sluice.x")
+    log.info("hidden")
+    log.debug("hidden")
+    log.warning("shown")
+    out = lines(capsys)
+    assert len(out) == 1 and out[0].endswith("WARNING sluice.x: shown")
+
+
+def test_setup_twice_does_not_double_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("INFO", "text")
+    setup_logging("INFO", "json")
+    logging.getLogger("sluice.x").info("once")
+    (line,) = lines(capsys)
+    assert orjson.loads(line)["message"] == "once"
+
+
+def test_aiohttp_access_lines_are_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("INFO", "text")
+    logging.getLogger("aiohttp.access").info("GET / 200")
+    assert lines(capsys) == []
+
+
+def test_bad_arguments_say_what_is_allowed() -> None:
+    with pytest.raises(ValueError, match="allowed are DEBUG, INFO"):
+        setup_logging("LOUD")
+    with pytest.raises(ValueError, match="allowed are text, json"):
+        setup_logging("INFO", "yaml")
