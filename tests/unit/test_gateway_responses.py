@@ -1,0 +1,119 @@
+"""The 21 AWS gateway response types: status, x-amzn-ErrorType and byte-exact default bodies
+(spec 5.1), DEFAULT_4XX/5XX fallback and customisation."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from proxy.config.model import GatewayResponseDef
+from proxy.context import RequestContext
+from proxy.gateway_responses import AWS_TYPES, StageGatewayResponses
+
+EXPECTED = {
+    "ACCESS_DENIED": (403, "AccessDeniedException",
+                      b'{"Message":"User is not authorized to access this resource"}'),
+    "API_CONFIGURATION_ERROR": (500, "InternalServerErrorException",
+                                b'{"message": "Internal server error"}'),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, "AuthorizerConfigurationException",
+                                       b'{"message": null}'),
+    "AUTHORIZER_FAILURE": (500, "AuthorizerFailureException", b'{"message": null}'),
+    "BAD_REQUEST_PARAMETERS": (400, "BadRequestException",
+                               b'{"message":"Missing required request parameters"}'),
+    "BAD_REQUEST_BODY": (400, "BadRequestException", b'{"message": "Invalid request body"}'),
+    "DEFAULT_4XX": (400, None, b'{"message":null}'),
+    "DEFAULT_5XX": (500, "InternalServerErrorException", b'{"message": "Internal server error"}'),
+    "EXPIRED_TOKEN": (403, "ExpiredTokenException",
+                      b'{"message":"The security token included in the request is expired"}'),
+    "INTEGRATION_FAILURE": (502, "InternalServerErrorException",
+                            b'{"message": "Internal server error"}'),
+    "INTEGRATION_TIMEOUT": (504, "InternalServerErrorException",
+                            b'{"message": "Endpoint request timed out"}'),
+    "INVALID_API_KEY": (403, "ForbiddenException", b'{"message":"Forbidden"}'),
+    "INVALID_SIGNATURE": (403, "InvalidSignatureException", None),
+    "MISSING_AUTHENTICATION_TOKEN": (403, "MissingAuthenticationTokenException",
+                                     b'{"message":"Missing Authentication Token"}'),
+    "QUOTA_EXCEEDED": (429, "LimitExceededException", b'{"message":"Limit Exceeded"}'),
+    "REQUEST_TOO_LARGE": (413, None, b"HTTP content length exceeded 10485760 bytes."),
+    "RESOURCE_NOT_FOUND": (404, "NotFoundException", b'{"message":"Not Found"}'),
+    "THROTTLED": (429, "TooManyRequestsException", b'{"message":"Too Many Requests"}'),
+    "UNAUTHORIZED": (401, "UnauthorizedException", b'{"message":"Unauthorized"}'),
+    "UNSUPPORTED_MEDIA_TYPE": (415, "UnsupportedMediaTypeException",
+                               b'{"message":"Unsupported Media Type"}'),
+    "WAF_FILTERED": (403, "ForbiddenException", b'{"message":"Forbidden"}'),
+}
+
+
+def ctx() -> RequestContext:
+    c = RequestContext("11111111-2222-3333-4444-555555555555", "abcdefghijklmno=", 0.0, 1)
+    c.stage = "prod"
+    c.api_id = "api1"
+    return c
+
+
+def no_request(kind: str, name: str) -> str | None:
+    return {"header": {"x-h": "hv"}, "querystring": {"q": "qv"}}.get(kind, {}).get(name)
+
+
+def test_there_are_21_aws_types() -> None:
+    assert len(AWS_TYPES) == 21
+    assert set(AWS_TYPES) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_defaults(name: str) -> None:
+    status, error_type, body = EXPECTED[name]
+    r = StageGatewayResponses({}, {}).render(name, ctx(), no_request)
+    assert r.status == status
+    assert dict(r.headers).get("x-amzn-ErrorType") == error_type
+    if body is not None:
+        assert r.body == body
+
+
+def test_default_4xx_customisation_applies_to_uncustomised_4xx_only() -> None:
+    responses = StageGatewayResponses({
+        "DEFAULT_4XX": GatewayResponseDef("DEFAULT_4XX", 499, {
+            "gatewayresponse.header.X-All": "'yes'"}, {}),
+        "THROTTLED": GatewayResponseDef("THROTTLED", None, {}, {
+            "application/json": '{"msg": $context.error.messageString}'}),
+    }, {})
+    forbidden = responses.render("INVALID_API_KEY", ctx(), no_request)
+    assert forbidden.status == 499
+    assert ("X-All", "yes") in forbidden.headers
+    assert forbidden.body == b'{"message":"Forbidden"}'
+    throttled = responses.render("THROTTLED", ctx(), no_request)
+    assert throttled.status == 429  # its own definition has no status: the type's default
+    assert ("X-All", "yes") not in throttled.headers
+    assert orjson.loads(throttled.body) == {"msg": "Too Many Requests"}
+    server = responses.render("INTEGRATION_TIMEOUT", ctx(), no_request)
+    assert server.status == 504 and ("X-All", "yes") not in server.headers
+
+
+def test_request_too_large_is_not_customisable() -> None:
+    responses = StageGatewayResponses({
+        "DEFAULT_4XX": GatewayResponseDef("DEFAULT_4XX", 400, {}, {"application/json": "{}"}),
+        "REQUEST_TOO_LARGE": GatewayResponseDef("REQUEST_TOO_LARGE", 400, {}, {}),
+    }, {})
+    r = responses.render("REQUEST_TOO_LARGE", ctx(), no_request)
+    assert (r.status, r.body, r.content_type) == (
+        413, b"HTTP content length exceeded 10485760 bytes.", "text/plain")
+
+
+def test_header_sources_and_template_variables() -> None:
+    responses = StageGatewayResponses({
+        "UNAUTHORIZED": GatewayResponseDef("UNAUTHORIZED", None, {
+            "gatewayresponse.header.A": "method.request.header.x-h",
+            "gatewayresponse.header.B": "method.request.querystring.q",
+            "gatewayresponse.header.C": "stageVariables.v",
+            "gatewayresponse.header.D": "context.requestId",
+            "gatewayresponse.header.E": "method.request.header.absent",
+        }, {"application/json": '{"m":"$context.error.message","t":"${context.error.responseType}",'
+                                '"s":"$stageVariables.v","a":"$context.apiId"}'}),
+    }, {"v": "stagevalue"})
+    r = responses.render("UNAUTHORIZED", ctx(), no_request)
+    headers = dict(r.headers)
+    assert headers["A"] == "hv" and headers["B"] == "qv" and headers["C"] == "stagevalue"
+    assert headers["D"] == "11111111-2222-3333-4444-555555555555"
+    assert "E" not in headers
+    assert orjson.loads(r.body) == {"m": "Unauthorized", "t": "UNAUTHORIZED", "s": "stagevalue",
+                                    "a": "api1"}
