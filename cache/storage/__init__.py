@@ -1,0 +1,38 @@
+"""Cache stores: ``memory://`` (one process) and Redis (shared), behind one interface."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from cache.storage.base import CacheStorage, CacheStorageError
+from cache.storage.memory import MemoryCacheStorage
+from cache.storage.redis import RedisCacheStorage
+
+__all__ = [
+    "CacheStorage",
+    "CacheStorageError",
+    "MemoryCacheStorage",
+    "RedisCacheStorage",
+    "cache_storage_from_url",
+]
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://")
+
+
+def cache_storage_from_url(
+    url: str,
+    *,
+    clock: Callable[[], float] = time.time,
+    max_bytes: int = 256 * 2**20,
+    timeout_s: float = 0.25,
+) -> CacheStorage:
+    """The store named by ``storage.url``; ``max_bytes`` bounds ``memory://`` only."""
+    if url == "memory://":
+        return MemoryCacheStorage(max_bytes=max_bytes, clock=clock)
+    if url.startswith(_REDIS_SCHEMES):
+        return RedisCacheStorage.from_url(url, timeout_s=timeout_s)
+    raise ValueError(
+        f"storage url {url!r} must be memory://, redis://host:port/db, rediss://..., "
+        "unix://path or redis+cluster://host:port"
+    )
