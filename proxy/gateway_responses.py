@@ -87,7 +87,8 @@ AWS_TYPES: tuple[str, ...] = tuple(
     n for n in TYPES if n not in ("STAGE_NOT_FOUND", "CACHE_CONTROL_FORBIDDEN"))
 
 _NAME = r"([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)"
-_VAR = re.compile(rf"\$(?:\{{(context|stageVariables)\.{_NAME}\}}|(context|stageVariables)\.{_NAME})")
+_VAR = re.compile(
+    rf"\$(?:\{{(context|stageVariables)\.{_NAME}\}}|(context|stageVariables)\.{_NAME})")
 
 # What a customised header or template can read about the request.
 Lookup = Callable[[str, str], str | None]  # (source, name) -> value

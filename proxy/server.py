@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import logging
 import os
 import signal
@@ -162,7 +163,12 @@ async def _flush(runtime: Runtime, api_id: str, stage: str) -> bool:
 
 
 async def _healthy(runtime: Runtime) -> bool:
-    return bool(await runtime.limiter.ping())
+    """The gateway answers and so does its store: one bounded read of the rate-limit store."""
+    try:
+        await runtime.limiter.daily_usage("-", "-", [datetime.datetime.now(datetime.UTC).date()])
+    except Exception:
+        return False
+    return True
 
 
 def _deployment_info(runtime: Runtime) -> list[dict[str, object]]:
@@ -220,6 +226,9 @@ def _supervise(path: str, overrides: Overrides, config: Config) -> int:
     try:
         return _run_loop(_parent(path, overrides, config, children, spawn, metrics_dir))
     finally:
+        for pid in children:  # only left when the parent failed: never orphan a worker
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
             for file in Path(metrics_dir).glob("*.db"):
                 file.unlink()
@@ -250,7 +259,13 @@ async def _parent(path: str, overrides: Overrides, config: Config, children: dic
                             os.waitstatus_to_exitcode(status))
                 spawn(index)
 
-    loop.add_signal_handler(signal.SIGCHLD, reap)
+    async def reaper() -> None:
+        # uvloop keeps SIGCHLD for itself, so exited workers are collected by polling.
+        while True:
+            reap()
+            await asyncio.sleep(0.2)
+
+    reaping = asyncio.ensure_future(reaper())
     loop.add_signal_handler(signal.SIGHUP, lambda: forward(signal.SIGHUP))
     done = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -261,6 +276,7 @@ async def _parent(path: str, overrides: Overrides, config: Config, children: dic
                                          stop=stop_admin))
     await done.wait()
     stopping = True
+    reaping.cancel()
     forward(signal.SIGTERM)
     # workers drain their in-flight requests themselves; wait for them, bounded
     deadline = loop.time() + config.server.shutdown_timeout_s + 5
