@@ -35,7 +35,7 @@ def registry_store(url: str, timeout_s: float):  # type: ignore[no-untyped-def]
         return MemoryRegistryStore()
     from ratelimit.storage.registry_redis import RedisRegistryStore
 
-    return RedisRegistryStore.from_url(url, timeout_s=timeout_s)
+    return RedisRegistryStore.from_url(url)
 
 
 class Runtime:
