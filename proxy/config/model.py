@@ -25,6 +25,8 @@ ApiKeySource = Literal["HEADER", "AUTHORIZER"]
 HTTP_METHODS: tuple[str, ...] = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 EMPTY: Mapping[str, str] = MappingProxyType({})
+# A mappingproxy is unhashable, so dataclasses refuse it as a plain default (ValueError
+# "mutable default"); the read-only mapping fields use ``field(default_factory=lambda: EMPTY)``.
 
 DEFAULT_TIMEOUT_MS = 29_000
 MIN_TIMEOUT_MS = 50
@@ -37,7 +39,8 @@ class HostPort:
     port: int
 
     def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6
+        return f"{host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,7 @@ class AccessLogSettings:
 @dataclass(frozen=True, slots=True)
 class StageConfig:
     name: str
-    variables: Mapping[str, str] = EMPTY
+    variables: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     cache_cluster_enabled: bool = False
     method_settings: Mapping[str, MethodSettings] = field(default_factory=dict)
     access_log: AccessLogSettings | None = None
@@ -144,8 +147,8 @@ class ApiKey:
 class IntegrationResponse:
     selection_pattern: str | None  # None for the "default" entry
     status_code: int
-    response_parameters: Mapping[str, str] = EMPTY
-    response_templates: Mapping[str, str] = EMPTY
+    response_parameters: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    response_templates: Mapping[str, str] = field(default_factory=lambda: EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +156,8 @@ class Integration:
     type: IntegrationType
     uri: str | None = None
     http_method: str | None = None
-    request_parameters: Mapping[str, str] = EMPTY
-    request_templates: Mapping[str, str] = EMPTY
+    request_parameters: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    request_templates: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     responses: tuple[IntegrationResponse, ...] = ()
     passthrough_behavior: PassthroughBehavior = "WHEN_NO_MATCH"
     timeout_ms: int = DEFAULT_TIMEOUT_MS
@@ -184,8 +187,8 @@ class Resource:
 class GatewayResponseDef:
     response_type: str
     status_code: int | None = None
-    response_parameters: Mapping[str, str] = EMPTY
-    response_templates: Mapping[str, str] = EMPTY
+    response_parameters: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    response_templates: Mapping[str, str] = field(default_factory=lambda: EMPTY)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,498 @@
+"""Loading the Sluice YAML file (CONTRACT.md section 2) and the definitions it names.
+
+``load_config`` returns a ``Config`` or raises ``ConfigError`` listing every problem found, in
+every file, each with the file, the path to the field and what is allowed. It raises nothing
+else, whatever the input.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+from proxy.config._check import (
+    INVALID,
+    Checker,
+    Field,
+    Invalid,
+    PathT,
+    boolean,
+    describe,
+    ignored,
+    integer,
+    list_of,
+    map_of,
+    nullable,
+    number,
+    one_of,
+    record,
+    show,
+    string,
+    then,
+)
+from proxy.config._source import read_document
+from proxy.config.model import (
+    HTTP_METHODS,
+    AccessLogSettings,
+    AccountSettings,
+    ApiConfig,
+    ApiDefinition,
+    ApiKey,
+    Config,
+    HostPort,
+    MethodSettings,
+    QuotaSettings,
+    ServerSettings,
+    StageConfig,
+    StorageSettings,
+    ThrottleSettings,
+    UsagePlan,
+    UsagePlanStage,
+)
+from proxy.config.openapi import load_definition, resource_path_error
+from proxy.errors import ConfigError, Problem
+
+__all__ = ["format_problems", "load_config"]
+
+ENV_STORAGE_URL = "SLUICE_STORAGE_URL"
+ENV_LISTEN = "SLUICE_LISTEN"
+
+_DEFAULT_SERVER = ServerSettings()
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})")
+_METHODS = ", ".join(HTTP_METHODS)
+
+
+def _host_port(ck: Checker, path: PathT, value: Any) -> HostPort:
+    allowed = "must be HOST:PORT such as 127.0.0.1:8080 (port 0 to 65535)"
+    if not isinstance(value, str):
+        ck.fail(path, f"{allowed}, got {describe(value)}")
+    m = _HOST_PORT.fullmatch(value)
+    if m is None or int(m[2]) > 65535:
+        ck.fail(path, f"{allowed}, got {show(value)}")
+    return HostPort(m[1].strip("[]"), int(m[2]))
+
+
+def _storage_url(ck: Checker, path: PathT, value: Any) -> str:
+    allowed = (
+        "must be memory://, redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB] "
+        "or redis+cluster://HOST[:PORT]"
+    )
+    if not isinstance(value, str):
+        ck.fail(path, f"{allowed}, got {describe(value)}")
+    if value == "memory://":
+        return value
+    try:
+        url = urlsplit(value)
+        _ = url.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        ck.fail(path, f"{allowed}, got {show(value)}")
+    if url.scheme in ("redis", "rediss"):
+        ok = bool(url.hostname) and re.fullmatch(r"/?([0-9]+)?", url.path) is not None
+    else:
+        ok = url.scheme == "redis+cluster" and bool(url.hostname) and url.path in ("", "/")
+    if not ok:
+        ck.fail(path, f"{allowed}, got {show(value)}")
+    return value
+
+
+def _distinct_listeners(ck: Checker, path: PathT, values: dict[str, Any]) -> dict[str, Any]:
+    listen = values.get("listen", _DEFAULT_SERVER.listen)
+    admin = values.get("admin_listen", _DEFAULT_SERVER.admin_listen)
+    if listen == admin and listen.port != 0:
+        ck.fail((*path, "adminListen"), f"must differ from server.listen ({listen})")
+    return values
+
+
+_CACHE_SIZES = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
+
+
+def _cache_cluster_size(ck: Checker, path: PathT, value: Any) -> str:
+    text = value
+    if isinstance(value, float) or (
+        isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**6
+    ):
+        text = f"{value:g}"
+    result: str = one_of(*_CACHE_SIZES)(ck, path, text)
+    return result
+
+
+def _method_settings_key(ck: Checker, path: PathT, key: str) -> str:
+    resource, slash, method = key.rpartition("/")
+    if key == "*/*" or (
+        slash
+        and (method in HTTP_METHODS or method == "*")
+        and resource_path_error("/" + resource) is None
+    ):
+        return key
+    ck.fail(
+        path,
+        'must be "*/*" or "{resource path without the leading /}/{METHOD}" such as "pets/GET" '
+        f'or "pets/{{petId}}/*" (the root is "/GET"; METHOD: {_METHODS} or *)',
+    )
+
+
+def _plan_throttle_key(ck: Checker, path: PathT, key: str) -> str:
+    resource, slash, method = key.rpartition("/")
+    if slash and method in HTTP_METHODS and resource_path_error(resource or "/x") is None:
+        return key
+    ck.fail(
+        path,
+        'must be "/{resource path}/{METHOD}" such as "/pets/GET" (the root is "//GET"; '
+        f"METHOD: {_METHODS})",
+    )
+
+
+def _default_name(ck: Checker, path: PathT, values: dict[str, Any]) -> dict[str, Any]:
+    values.setdefault("name", values["id"])
+    return values
+
+
+_ID = string(r"[A-Za-z0-9_-]+")
+
+_THROTTLE = record(
+    {"rateLimit": Field(number(0), True), "burstLimit": Field(integer(0), True)},
+    ThrottleSettings,
+)
+
+_SERVER = record(
+    {
+        "listen": Field(_host_port),
+        "adminListen": Field(_host_port),
+        "workers": Field(integer(1)),
+        "adminToken": Field(nullable(string(min_len=1))),
+        "shutdownTimeoutSeconds": Field(number(0), to="shutdown_timeout_s"),
+    },
+    ServerSettings,
+    post=_distinct_listeners,
+)
+
+_STORAGE = record(
+    {
+        "url": Field(_storage_url),
+        "onError": Field(one_of("allow", "deny")),
+        "timeoutMs": Field(integer(1)),
+    },
+    StorageSettings,
+)
+
+_ACCOUNT = record(
+    {
+        "throttle": Field(
+            record(
+                {"rateLimit": Field(number(0)), "burstLimit": Field(integer(0))},
+                lambda **kw: replace(AccountSettings().throttle, **kw),
+            )
+        ),
+        "maxConcurrency": Field(integer(1)),
+    },
+    AccountSettings,
+)
+
+_METHOD_SETTINGS = record(
+    {
+        "throttlingRateLimit": Field(number(0)),
+        "throttlingBurstLimit": Field(integer(0)),
+        "cachingEnabled": Field(boolean),
+        "cacheTtlInSeconds": Field(integer(0, 3600)),
+        "cacheDataEncrypted": ignored(boolean),
+        "requireAuthorizationForCacheControl": Field(boolean),
+        "unauthorizedCacheControlHeaderStrategy": Field(
+            one_of(
+                "FAIL_WITH_403", "SUCCEED_WITH_RESPONSE_HEADER", "SUCCEED_WITHOUT_RESPONSE_HEADER"
+            )
+        ),
+        "metricsEnabled": Field(boolean),
+        "loggingLevel": ignored(one_of("OFF", "ERROR", "INFO")),
+        "dataTraceEnabled": ignored(boolean),
+    },
+    MethodSettings,
+)
+
+_STAGE = record(
+    {
+        "variables": Field(
+            map_of(
+                string(r"[A-Za-z0-9\-._~:/?#&=,]+", max_len=512),
+                key=string(r"[A-Za-z0-9_]+", max_len=64),
+            )
+        ),
+        "cacheClusterEnabled": Field(boolean),
+        "cacheClusterSize": ignored(_cache_cluster_size),
+        "methodSettings": Field(map_of(_METHOD_SETTINGS, key=_method_settings_key)),
+        "accessLogSettings": Field(
+            record(
+                {
+                    "format": Field(string(min_len=1), True),
+                    "destination": Field(string(min_len=1)),
+                },
+                AccessLogSettings,
+            ),
+            to="access_log",
+        ),
+    }
+)
+
+_QUOTA = record(
+    {
+        "limit": Field(integer(1), True),
+        "period": Field(one_of("DAY", "WEEK", "MONTH"), True),
+        "offset": Field(integer(0)),
+    },
+    QuotaSettings,
+)
+
+_API_KEY = record(
+    {
+        "id": Field(_ID, True),
+        "name": Field(string()),
+        "value": Field(string(min_len=20, max_len=128), True),
+        "enabled": Field(boolean),
+        "invalidateCache": Field(boolean),
+        "description": Field(nullable(string())),
+    },
+    ApiKey,
+    post=_default_name,
+)
+
+
+def _route_problem(definition: ApiDefinition, resource_path: str, method: str) -> str | None:
+    for resource in definition.resources:
+        if resource.path == resource_path:
+            if method == "*" or method in resource.methods or "ANY" in resource.methods:
+                return None
+            return f"resource {resource_path} has no {method} method"
+    return f"no resource {resource_path}"
+
+
+class _Reader:
+    """Reads one config file; holds what later sections check against earlier ones."""
+
+    __slots__ = (
+        "api_definitions",
+        "base_fs",
+        "base_label",
+        "definitions",
+        "key_ids",
+        "key_plan",
+        "stages",
+    )
+
+    def __init__(self, fs_path: str, label: str, doc: dict[Any, Any]) -> None:
+        self.base_fs = os.path.dirname(fs_path)
+        self.base_label = os.path.dirname(label)
+        self.definitions: dict[str, tuple[str, ApiDefinition] | None] = {}
+        # Collected leniently from the raw document, so that an API or key with a bad field
+        # elsewhere does not also make every reference to it an error.
+        self.stages: dict[str, set[str]] = {}
+        for api in _dicts(doc.get("apis")):
+            if isinstance(api.get("id"), str):
+                stages = api.get("stages")
+                names = (
+                    {k for k in stages if isinstance(k, str)} if isinstance(stages, dict) else set()
+                )
+                self.stages.setdefault(api["id"], set()).update(names)
+        self.key_ids = {k["id"] for k in _dicts(doc.get("apiKeys")) if isinstance(k.get("id"), str)}
+        self.key_plan: dict[tuple[str, str, str], str] = {}
+        self.api_definitions: dict[str, tuple[str, ApiDefinition]] = {}
+
+    def document(self) -> Any:
+        return record(
+            {
+                "server": Field(_SERVER),
+                "storage": Field(_STORAGE),
+                "account": Field(_ACCOUNT),
+                "apis": Field(list_of(self.api(), unique={"id": lambda a: a.id})),
+                "apiKeys": Field(
+                    list_of(_API_KEY, unique={"id": lambda k: k.id, "value": lambda k: k.value})
+                ),
+                "usagePlans": Field(list_of(self.plan(), unique={"id": lambda p: p.id})),
+            },
+        )
+
+    # --- apis ----------------------------------------------------------------------------
+
+    def api(self) -> Any:
+        return record(
+            {
+                "id": Field(_ID, True),
+                "definition": Field(then(string(min_len=1), self.definition), True),
+                "stages": Field(map_of(_STAGE, key=string(r"[A-Za-z0-9_-]+", max_len=128))),
+            },
+            post=self.api_post,
+        )
+
+    def definition(self, ck: Checker, path: PathT, relative: str) -> tuple[str, ApiDefinition]:
+        label = os.path.normpath(os.path.join(self.base_label, relative))
+        if label in self.definitions:
+            known = self.definitions[label]
+            if known is None:
+                raise Invalid  # its problems are already listed
+            return known
+        self.definitions[label] = None
+        fs_path = os.path.join(self.base_fs, relative)
+        if not os.path.isfile(fs_path):
+            ck.fail(path, f"no such file: {label} (paths are relative to the config file)")
+        try:
+            loaded = (label, load_definition(fs_path, file_label=label))
+        except ConfigError as e:
+            ck.problems.extend(e.problems)
+            raise Invalid from None
+        self.definitions[label] = loaded
+        return loaded
+
+    def api_post(self, ck: Checker, path: PathT, values: dict[str, Any]) -> ApiConfig:
+        label, definition = values["definition"]
+        self.api_definitions.setdefault(values["id"], values["definition"])
+        stages: dict[str, StageConfig] = {}
+        bad = False
+        for name, stage in values.get("stages", {}).items():
+            for key in stage.get("method_settings", {}):
+                if key == "*/*":
+                    continue
+                resource, _, method = key.rpartition("/")
+                problem = _route_problem(definition, "/" + resource, method)
+                if problem:
+                    where = (*path, "stages", name, "methodSettings", key)
+                    ck.report(where, f"{problem} in {label}")
+                    bad = True
+            stages[name] = StageConfig(name, **stage)
+        if bad:
+            raise Invalid
+        return ApiConfig(values["id"], label, definition, MappingProxyType(stages))
+
+    # --- usage plans ---------------------------------------------------------------------
+
+    def plan(self) -> Any:
+        api_stage = record(
+            {
+                "apiId": Field(_ID, True),
+                "stage": Field(string(min_len=1), True),
+                "throttle": Field(map_of(_THROTTLE, key=_plan_throttle_key)),
+            },
+            UsagePlanStage,
+            post=self.api_stage_post,
+        )
+        return record(
+            {
+                "id": Field(_ID, True),
+                "name": Field(string()),
+                "description": Field(nullable(string())),
+                "apiStages": Field(
+                    list_of(api_stage, unique={"": lambda s: f"{s.api_id}/{s.stage}"})
+                ),
+                "throttle": Field(_THROTTLE),
+                "quota": Field(_QUOTA),
+                "apiKeys": Field(list_of(self.key_ref, unique={"": lambda k: k})),
+            },
+            UsagePlan,
+            post=self.plan_post,
+        )
+
+    def api_stage_post(self, ck: Checker, path: PathT, values: dict[str, Any]) -> dict[str, Any]:
+        api_id, stage = values["api_id"], values["stage"]
+        if api_id not in self.stages:
+            known = ", ".join(sorted(self.stages)) or "none"
+            ck.fail((*path, "apiId"), f"no API with id {show(api_id)} in apis (ids: {known})")
+        if stage not in self.stages[api_id]:
+            known = ", ".join(sorted(self.stages[api_id])) or "none"
+            ck.fail((*path, "stage"), f"API {api_id} has no stage {show(stage)} (stages: {known})")
+        bad = False
+        for key in values.get("throttle", {}) if api_id in self.api_definitions else ():
+            label, api = self.api_definitions[api_id]
+            resource, _, method = key.rpartition("/")
+            problem = _route_problem(api, resource or "/", method)
+            if problem:
+                ck.report((*path, "throttle", key), f"{problem} in {label}")
+                bad = True
+        if bad:
+            raise Invalid
+        return values
+
+    def key_ref(self, ck: Checker, path: PathT, value: Any) -> str:
+        key: str = _ID(ck, path, value)
+        if key not in self.key_ids:
+            known = ", ".join(sorted(self.key_ids)) or "none"
+            ck.fail(path, f"no API key with id {show(key)} in apiKeys (ids: {known})")
+        return key
+
+    def plan_post(self, ck: Checker, path: PathT, values: dict[str, Any]) -> dict[str, Any]:
+        values = _default_name(ck, path, values)
+        plan = values["id"]
+        bad = False
+        for stage in values.get("api_stages", ()):
+            for j, key in enumerate(values.get("api_keys", ())):
+                owner = self.key_plan.setdefault((stage.api_id, stage.stage, key), plan)
+                if owner != plan:
+                    ck.report(
+                        (*path, "apiKeys", j),
+                        f"API key {key} is already in usage plan {owner} for "
+                        f"{stage.api_id}/{stage.stage}; AWS allows one usage plan per key "
+                        "per API stage",
+                    )
+                    bad = True
+        if bad:
+            raise Invalid
+        return values
+
+
+def _dicts(value: Any) -> list[dict[Any, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Read and check the Sluice config file at ``path`` and every definition it names.
+
+    ``env`` (default ``os.environ``) may override ``storage.url`` (``SLUICE_STORAGE_URL``)
+    and ``server.listen`` (``SLUICE_LISTEN``). Raises ``ConfigError`` with every problem.
+    """
+    label = os.fspath(path)
+    env = os.environ if env is None else env
+    problems: list[Problem] = []
+    overrides = _env_overrides(env, problems)
+    config: Config | None = None
+    try:
+        doc = read_document(path, label)
+    except ConfigError as e:
+        problems[:0] = e.problems
+        raise ConfigError(problems) from None
+    ck = Checker(label)
+    if doc is None:
+        ck.report((), "is empty: expected a mapping with apis (and server, storage, ...)")
+    else:
+        reader = _Reader(label, label, doc if isinstance(doc, dict) else {})
+        values = ck.attempt(reader.document(), (), doc)
+        if values is not INVALID:
+            config = Config(label, **values)
+    if ck.problems or problems or config is None:
+        raise ConfigError(ck.problems + problems)
+    if "url" in overrides:
+        config = replace(config, storage=replace(config.storage, url=overrides["url"]))
+    if "listen" in overrides:
+        config = replace(config, server=replace(config.server, listen=overrides["listen"]))
+    return config
+
+
+def _env_overrides(env: Mapping[str, str], problems: list[Problem]) -> dict[str, Any]:
+    ck = Checker("environment")
+    out: dict[str, Any] = {}
+    for var, attr, kind in (
+        (ENV_STORAGE_URL, "url", _storage_url),
+        (ENV_LISTEN, "listen", _host_port),
+    ):
+        raw = env.get(var)
+        if raw:  # an empty variable counts as unset, as in most shells' idiom
+            value = ck.attempt(kind, (var,), raw)
+            if value is not INVALID:
+                out[attr] = value
+    problems.extend(ck.problems)
+    return out
+
+
+def format_problems(err: ConfigError) -> str:
+    """One line per problem: ``FILE: PATH: what is allowed`` (for ``sluice validate``)."""
+    return "\n".join(str(p) for p in err.problems)
