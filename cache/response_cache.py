@@ -75,7 +75,7 @@ class ResponseCache:
         key: str,
         fetch: Callable[[], Awaitable[T]],
         *,
-        timeout: float,  # noqa: ASYNC109 - bounds the joiners only, never the one fetching
+        timeout: float,  # bounds the joiners only, never the one fetching
     ) -> T:
         """Single-flight per process: concurrent callers with one ``(stage_ns, key)`` share
         one ``fetch()``. Callers that join wait at most ``timeout`` s (``TimeoutError``); an

@@ -24,7 +24,7 @@ class SingleFlight:
         key: Hashable,
         fetch: Callable[[], Awaitable[T]],
         *,
-        timeout: float,  # noqa: ASYNC109 - bounds the joiners only, never the one fetching
+        timeout: float,  # bounds the joiners only, never the one fetching
     ) -> T:
         """The result of the one in-flight ``fetch()`` for ``key``, starting it if none is.
 
