@@ -43,13 +43,15 @@ from proxy.integrations.base import Call, Outcome
 from ratelimit import (
     Bucket,
     InFlight,
+    KeyRecord,
     Limiter,
+    PlanRecord,
     Quota,
+    Registry,
     StorageError,
     account_bucket,
     plan_bucket,
 )
-from ratelimit.registry import KeyRecord, PlanRecord, Registry
 
 log = logging.getLogger("sluice.handler")
 

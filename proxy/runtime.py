@@ -16,9 +16,7 @@ from proxy.deployment import Deployment, compile_deployment
 from proxy.handler import Gateway
 from proxy.metrics import Metrics
 from proxy.upstream import ClientSessionUpstream, PoolUpstream, Upstream
-from ratelimit import InFlight, Limiter, storage_from_url
-from ratelimit.registry import Registry
-from ratelimit.storage.registry_memory import MemoryRegistryStore
+from ratelimit import InFlight, Limiter, Registry, registry_store_from_url, storage_from_url
 
 log = logging.getLogger("sluice.runtime")
 
@@ -30,14 +28,6 @@ def make_upstream() -> Upstream:
     return PoolUpstream()
 
 
-def registry_store(url: str, timeout_s: float):  # type: ignore[no-untyped-def]
-    if url.startswith("memory://"):
-        return MemoryRegistryStore()
-    from ratelimit.storage.registry_redis import RedisRegistryStore
-
-    return RedisRegistryStore.from_url(url)
-
-
 class Runtime:
     def __init__(self, config: Config, *, inflight: InFlight | None = None,
                  metrics: Metrics | None = None, limit_divisor: int = 1) -> None:
@@ -46,7 +36,7 @@ class Runtime:
         self.upstream = make_upstream()
         self.limiter = Limiter(storage_from_url(config.storage.url, timeout_s=timeout_s),
                                on_error=config.storage.on_error, timeout_s=timeout_s)
-        self.registry = Registry(registry_store(config.storage.url, timeout_s))
+        self.registry = Registry(registry_store_from_url(config.storage.url))
         self.cache = ResponseCache(cache_storage_from_url(config.storage.url,
                                                           timeout_s=timeout_s))
         self.metrics = metrics if metrics is not None else Metrics()
@@ -65,10 +55,13 @@ class Runtime:
     def compile(self, config: Config) -> Deployment:
         return compile_deployment(config, self.upstream, limit_divisor=self.limit_divisor)
 
-    def reload(self, config: Config) -> None:
+    async def reload(self, config: Config) -> None:
         if config.storage != self.config.storage:
             log.warning("storage settings changed: they take effect at the next restart")
-        self.gateway.swap(self.compile(config))
+        deployment = self.compile(config)
+        # keys and plans of the new file first, so no request sees a route without its plan
+        await self.registry.seed(config.api_keys, config.usage_plans)
+        self.gateway.swap(deployment)
         self.config = config
 
     def write_access_log(self, destination: str, line: str) -> None:

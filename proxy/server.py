@@ -96,9 +96,10 @@ async def _serve(path: str, overrides: Overrides, config: Config, *, data: bool,
     await runtime.start()
     runners: list[web.BaseRunner] = []
 
-    def reload() -> None:
+    async def reload() -> None:
         try:
             new = load(path, overrides)
+            await runtime.reload(new)
         except ConfigError as err:
             log.error("reload failed, keeping the running deployment:\n%s",
                       format_problems(err))
@@ -106,13 +107,19 @@ async def _serve(path: str, overrides: Overrides, config: Config, *, data: bool,
         except Exception:
             log.exception("reload failed, keeping the running deployment")
             return
-        runtime.reload(new)
         log.info("reloaded %s", path)
+
+    reloads: set[asyncio.Task[None]] = set()
+
+    def on_hup() -> None:
+        task = asyncio.ensure_future(reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
 
     if own_signals:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, reload)
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
     try:
         if data:
             server = web.Server(runtime.gateway.handle, **_handler_kwargs())  # type: ignore[arg-type]

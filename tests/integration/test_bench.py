@@ -1,0 +1,404 @@
+"""The load-testing harness: drivers count what the server saw, the report keeps its contract.
+
+Each driver runs 1-2 s against an in-process aiohttp upstream on a loopback port that counts
+what it answered; ``compare`` and ``run`` run end to end as real subprocesses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from aiohttp import web
+
+from bench.compare import admitted_summary, redis_calls, redis_summary
+from bench.drivers import asyncio_driver, wrk
+from bench.drivers.base import LoadSettings, RequestSpec, RunResult
+from bench.report import aggregate, validate_report
+from bench.scenario import discover, load, render_config
+from bench.upstream import REQUESTS, UpstreamSettings, make_app
+
+ROOT = Path(__file__).resolve().parents[2]
+needs_wrk = pytest.mark.skipif(not wrk.available(), reason="wrk is not installed")
+
+STATUS_COUNTS = web.AppKey("status_counts", dict[str, int])
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[tuple[web.Application, str]]:
+    app = make_app(UpstreamSettings(body_bytes=128))
+    runner, url = await _serve(app)
+    yield app, url
+    await runner.cleanup()
+
+
+def _status_app() -> web.Application:
+    """Answers /status/{code} with that code; /keyed needs ``x-api-key: good`` (else 403);
+    POST bodies must arrive. Counts every status it sent."""
+    app = web.Application()
+    counts: dict[str, int] = {}
+    app[STATUS_COUNTS] = counts
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.path == "/keyed":
+            code = 200 if request.headers.get("x-api-key") == "good" else 403
+        elif request.method == "POST":
+            code = 201 if body == b'{"a":1}' else 400
+        else:
+            code = int(request.match_info["code"])
+        counts[str(code)] = counts.get(str(code), 0) + 1
+        return web.Response(status=code, body=b"{}")
+
+    app.router.add_route("*", "/status/{code}", handle)
+    app.router.add_route("*", "/keyed", handle)
+    return app
+
+
+MIXED_DECK = [
+    RequestSpec("GET", "/status/200"),
+    RequestSpec("GET", "/status/503"),
+    RequestSpec("POST", "/status/201", (("content-type", "application/json"),), b'{"a":1}'),
+    RequestSpec("GET", "/keyed", (("x-api-key", "good"),)),
+    RequestSpec("GET", "/status/404"),
+]
+
+
+def _check_percentiles(result: RunResult) -> None:
+    lat = result.latency_ms
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p999"]
+
+
+# ---- asyncio driver: exact counts -------------------------------------------------------
+
+async def test_asyncio_closed_loop_counts_exactly_what_upstream_answered(
+        upstream: tuple[web.Application, str]) -> None:
+    app, url = upstream
+    settings = LoadSettings(connections=4, duration_s=1.0, warmup_s=0.3)
+    result = await asyncio_driver.drive(url, [RequestSpec("GET", "/a")], settings,
+                                        progress=False)
+    assert result.errors == 0
+    assert result.requests > 100
+    assert result.warmup_requests > 0
+    assert result.status == {"200": result.requests}
+    assert result.warmup_requests + result.requests == app[REQUESTS][0]
+    _check_percentiles(result)
+    assert result.rps == pytest.approx(result.requests / result.elapsed_s)
+
+
+async def test_asyncio_open_loop_sends_rate_times_duration(
+        upstream: tuple[web.Application, str]) -> None:
+    app, url = upstream
+    settings = LoadSettings(connections=8, duration_s=1.0, warmup_s=0.0, rate=150.0)
+    result = await asyncio_driver.drive(url, [RequestSpec("GET", "/a")], settings,
+                                        progress=False)
+    # request i is due at i/rate; those due before the end of the second are all sent
+    assert result.requests == 150 == app[REQUESTS][0]
+    assert result.status == {"200": 150}
+
+
+async def test_asyncio_open_loop_measures_from_the_due_time() -> None:
+    """A server that stalls every request 100 ms, offered 100 rps on 1 connection: a closed
+    loop would report ~100 ms; from the due time, the queue behind the stall shows."""
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.1)
+        return web.Response(body=b"{}")
+
+    app = web.Application()
+    app.router.add_get("/", slow)
+    runner, url = await _serve(app)
+    try:
+        settings = LoadSettings(connections=1, duration_s=0.5, warmup_s=0.0, rate=100.0,
+                                timeout_s=10.0)
+        result = await asyncio_driver.drive(url, [RequestSpec("GET", "/")], settings,
+                                            progress=False)
+    finally:
+        await runner.cleanup()
+    # 50 requests due within 0.5 s, served one per 100 ms: the last waits ~4.9 s + 0.1 s
+    assert result.requests == 50
+    assert result.latency_ms["p99"] > 3000
+
+
+async def test_asyncio_status_histogram_matches_the_server() -> None:
+    app = _status_app()
+    runner, url = await _serve(app)
+    try:
+        settings = LoadSettings(connections=3, duration_s=1.0, warmup_s=0.0)
+        result = await asyncio_driver.drive(url, MIXED_DECK, settings, progress=False)
+    finally:
+        await runner.cleanup()
+    assert result.status == app[STATUS_COUNTS]
+    assert set(result.status) == {"200", "201", "404", "503"}  # keys and bodies arrived
+
+
+# ---- wrk driver -------------------------------------------------------------------------
+
+@needs_wrk
+async def test_wrk_counts_what_upstream_answered(
+        upstream: tuple[web.Application, str]) -> None:
+    app, url = upstream
+    settings = LoadSettings(connections=4, duration_s=1.0, warmup_s=1.0)
+    result = await asyncio.to_thread(wrk.run, url, [RequestSpec("GET", "/a")], settings,
+                                     progress=False)
+    seen = app[REQUESTS][0]
+    reported = result.warmup_requests + result.requests
+    assert result.errors == 0
+    assert result.requests > 100
+    assert result.status == {"200": result.requests}
+    # wrk drops up to one in-flight request per connection at the end of each invocation
+    assert reported <= seen <= reported + 2 * settings.connections
+    _check_percentiles(result)
+
+
+@needs_wrk
+async def test_wrk_script_sends_methods_headers_bodies_and_counts_statuses() -> None:
+    app = _status_app()
+    runner, url = await _serve(app)
+    try:
+        settings = LoadSettings(connections=3, duration_s=1.0, warmup_s=0.0)
+        result = await asyncio.to_thread(wrk.run, url, MIXED_DECK, settings, progress=False)
+    finally:
+        await runner.cleanup()
+    seen = app[STATUS_COUNTS]
+    assert set(result.status) == {"200", "201", "404", "503"} == set(seen)
+    for code, n in result.status.items():
+        assert n <= seen[code] <= n + settings.connections
+
+
+@needs_wrk
+def test_wrk_lua_quotes_what_it_embeds() -> None:
+    script = wrk.lua_script("/st", [RequestSpec("GET", '/p"\\', (("h", "v\n"),))])
+    assert '"/st/p\\"\\\\"' in script
+    assert '["h"]="v\\010"' in script
+
+
+# ---- scenarios ------------------------------------------------------------------------
+
+def test_builtin_scenarios_load_and_their_decks_follow_the_weights() -> None:
+    names = {s.name for s in discover()}
+    assert {"proxy", "throttled", "over-limit", "cached", "api-key", "slow-backend",
+            "production"} <= names
+    (slow,) = discover(["slow-backend"])
+    deck = slow.deck()
+    share = sum(r.path.startswith("/slow/") for r in deck) / len(deck)
+    assert 0.07 < share < 0.13  # weight 1 in 10
+    assert deck == slow.deck()  # the same sequence for every target
+
+
+def test_production_deck_mixes_zipf_paths_and_keys() -> None:
+    (prod,) = discover(["production"])
+    deck = prod.deck()
+    item_paths = [r.path for r in deck if r.path.startswith("/items/")]
+    # Zipf s=1.1 over 10,000 paths: rank 1 takes ~23%, yet hundreds of paths appear
+    assert item_paths.count("/items/1") > len(item_paths) / 10
+    assert len(set(item_paths)) > 100
+    valid = set(prod.api_keys.values())
+    keyed = [dict(r.headers).get("x-api-key") for r in deck if r.path.startswith("/keyed/")]
+    assert any(k in valid for k in keyed)
+    assert any(k is not None and k.startswith("invalid-") for k in keyed)
+    config = render_config(prod, "127.0.0.1:9")
+    assert config["apis"][0]["stages"]["bench"]["variables"] == {"backend": "127.0.0.1:9"}
+    assert Path(config["apis"][0]["definition"]).is_file()
+    plan = next(p for p in config["usagePlans"] if p["id"] == "bench-plan")
+    assert len(plan["apiKeys"]) == 100 == len(config["apiKeys"])
+
+
+def test_scenario_errors_name_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nrequests:\n  - {path: /a, api_key: maybe}\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml: requests\[0\]\.api_key"):
+        load(bad)
+
+
+# ---- the report's shape ---------------------------------------------------------------
+
+def _result(**kw: Any) -> RunResult:
+    base: dict[str, Any] = dict(driver="asyncio", requests=100, errors=0, elapsed_s=1.0,
+                                latency_ms={"p50": 1.0, "p90": 2.0, "p99": 3.0, "p999": 4.0},
+                                status={"200": 100})
+    return RunResult(**{**base, **kw})
+
+
+def test_report_validation_accepts_the_contract_example_and_rejects_renames() -> None:
+    example = {"machine": {"cpus": 2, "python": "3.11.7"},
+               "runs": [{"scenario": "proxy", "target": "sluice", "rps": 12000.0, "errors": 0,
+                         "latency_ms": {"p50": 1.1, "p90": 2.0, "p99": 4.2, "p999": 9.0},
+                         "status": {"200": 120000}}]}
+    assert validate_report(example) == []
+    renamed = json.loads(json.dumps(example))
+    renamed["runs"][0]["latency_ms"]["p99.9"] = renamed["runs"][0]["latency_ms"].pop("p999")
+    assert validate_report(renamed) == ["runs[0].latency_ms.p999: a number >= 0"]
+    no_cpus = json.loads(json.dumps(example))
+    del no_cpus["machine"]["cpus"]
+    assert validate_report(no_cpus) == ["machine.cpus: a positive integer"]
+    bad_status = json.loads(json.dumps(example))
+    bad_status["runs"][0]["status"] = {"ok": 1}
+    assert validate_report(bad_status) != []
+
+
+def test_aggregate_takes_medians_and_sums_statuses() -> None:
+    runs = [_result(requests=100, latency_ms={"p50": 1, "p90": 2, "p99": 3, "p999": 9}),
+            _result(requests=300, status={"200": 290, "429": 10},
+                    latency_ms={"p50": 5, "p90": 6, "p99": 7, "p999": 8}),
+            _result(requests=200, latency_ms={"p50": 2, "p90": 3, "p99": 4, "p999": 5})]
+    entry = aggregate("proxy", "sluice", runs)
+    assert entry["rps"] == 200.0
+    assert entry["latency_ms"] == {"p50": 2, "p90": 3, "p99": 4, "p999": 8}
+    assert entry["status"] == {"200": 490, "429": 10}
+    doc = {"machine": {"cpus": 1, "python": "3.11"}, "runs": [entry]}
+    assert validate_report(doc) == []
+
+
+# ---- end to end -------------------------------------------------------------------------
+
+async def _bench(*args: str, limit_s: float = 45.0) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench", *args, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), limit_s)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_compare_writes_contract_json_and_plots(tmp_path: Path) -> None:
+    targets = ["direct", "naive-aiohttp"] + (["nginx"] if shutil.which("nginx") else [])
+    code, out = await _bench(
+        "compare", "--scenarios", "proxy", "--duration", "1", "--repeats", "1",
+        "--connections", "8", "--targets", ",".join(targets), "--json",
+        str(tmp_path / "r.json"), "--plots", str(tmp_path), "--no-progress")
+    assert code == 0, out
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert validate_report(doc) == []
+    assert {r["target"] for r in doc["runs"]} == set(targets)
+    for run in doc["runs"]:
+        assert run["scenario"] == "proxy"
+        assert run["errors"] == 0 and run["rps"] > 0
+        assert run["status"] == {"200": run["requests"]}
+    naive = next(r for r in doc["runs"] if r["target"] == "naive-aiohttp")
+    assert "direct" in naive["vs"]
+    for png in ("throughput.png", "latency.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "naive-aiohttp" in out  # the table
+
+
+async def test_run_drives_an_existing_deployment(
+        upstream: tuple[web.Application, str], tmp_path: Path) -> None:
+    app, url = upstream
+    code, out = await _bench(
+        "run", "--target", url, "--scenario", "slow-backend", "--duration", "1",
+        "--warmup", "0.2", "--connections", "4", "--driver", "asyncio", "--json",
+        str(tmp_path / "r.json"), "--no-progress")
+    assert code == 0, out
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert validate_report(doc) == []
+    (run,) = doc["runs"]
+    sample = run["samples"][0]
+    assert sample["warmup_requests"] + run["requests"] + run["errors"] == app[REQUESTS][0]
+
+
+def _descendants(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    out: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        out |= frontier
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def test_compare_interrupted_stops_every_process_it_started(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench", "compare", "--scenarios", "proxy", "--duration", "20",
+        "--repeats", "1", "--connections", "2", "--driver", "asyncio", "--targets",
+        "naive-aiohttp,direct", "--no-progress", cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    assert proc.stderr is not None
+    try:
+        # the first run starts once every target of the scenario is up
+        line = b""
+        while b"proxy" not in line:
+            line = await asyncio.wait_for(proc.stderr.readline(), 20)
+            assert line, "compare exited early"
+        children: set[int] = set()
+        for _ in range(100):
+            children = _descendants(proc.pid)
+            if len(children) >= 2:  # upstream (nginx: master and worker) and naive proxy
+                break
+            await asyncio.sleep(0.05)
+        assert len(children) >= 2
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), 20)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 130
+    assert not [pid for pid in children if _alive(pid)]
+
+
+# ---- Redis figures and the over-limit summary ---------------------------------------------
+
+@pytest.mark.redis
+def test_redis_calls_per_request_leave_out_the_harness_commands(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.config_resetstat()
+        for _ in range(30):
+            client.incr("n")
+        client.get("n")
+        calls = redis_calls(client)
+    finally:
+        client.close()
+    assert calls == {"incrby": 30, "get": 1}  # redis-py sends INCR as INCRBY
+    summary = redis_summary([(10, calls), (20, {"incrby": 29})])
+    assert summary["calls"] == 60
+    assert summary["calls_per_request"] == 2.0
+    assert summary["commands"] == {"get": 1, "incrby": 59}
+
+
+def test_admitted_summary_compares_with_a_fresh_bucket() -> None:
+    settings = LoadSettings(duration_s=10.0, warmup_s=0.0, rate=1000.0)
+    runs = [_result(status={"200": n, "429": 10_000 - n}) for n in (5200, 5300, 9000)]
+    out = admitted_summary({"rateLimit": 500, "burstLimit": 250}, settings, runs)
+    assert out["expected_total"] == 5250  # burst + rate * duration
+    assert out["admitted_total"] == 5300  # the median run
+    assert out["admitted_rps"] == 530.0
+    assert out["admitted_vs_expected"] == pytest.approx(5300 / 5250, abs=1e-3)
