@@ -33,6 +33,8 @@ class UpstreamResponse(ABC):
     read completely and both sides allow keep-alive, and closes it otherwise.
     """
 
+    __slots__ = ()  # lets the implementations' __slots__ take effect (no __dict__)
+
     status: int
     reason: str
     headers: list[tuple[str, str]]
@@ -46,6 +48,8 @@ class UpstreamResponse(ABC):
 
 
 class Upstream(ABC):
+    __slots__ = ()
+
     @abstractmethod
     async def request(
         self,
