@@ -171,7 +171,12 @@ class Gateway:
                 host_port=_port(request),
             )
             if route.cache is not None:
-                return await self._cached(request, route, call, key)
+                errors = self.cache.errors
+                try:
+                    return await self._cached(request, route, call, key)
+                finally:
+                    if self.cache.errors != errors and self.metrics is not None:
+                        self.metrics.cache_errors.inc(self.cache.errors - errors)
             outcome = await self._integrate(route, call)
             return await self._respond(request, ctx, outcome)
         finally:
@@ -220,6 +225,8 @@ class Gateway:
             decision = await self.limiter.decide(buckets, quota)
         except StorageError as exc:
             raise StoreUnavailable() from exc
+        if decision.degraded and self.metrics is not None:
+            self.metrics.store_fallbacks.inc()
         if not decision.allowed:
             if decision.level == "quota":
                 raise QuotaExceeded()

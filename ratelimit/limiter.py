@@ -150,6 +150,9 @@ class Limiter:
                 if not fut.done():
                     fut.set_exception(StorageError(f"rate-limit batch aborted: {exc!r}"))
             raise
+        if self._down_until:
+            self._log.info("rate-limit store answers again: shared limits resumed")
+            self._next_warning = 0.0
         self._down_until = 0.0
         for (buckets, _, fut), outcome in zip(batch, outcomes, strict=True):
             if not fut.done():
