@@ -93,6 +93,7 @@ class Limiter:
         self._log = logger if logger is not None else logging.getLogger("sluice.ratelimit")
         self._probe_interval_s = probe_interval_s
         self._pending: list[_Pending] = []
+        self._sending = 0  # batches at the store now
         self._tasks: set[asyncio.Task[None]] = set()
         self._down_until = 0.0  # monotonic time before which the store is not tried
         self._next_warning = 0.0
@@ -113,7 +114,11 @@ class Limiter:
         fut: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         pending = self._pending
         pending.append((buckets, quota, fut))
-        if len(pending) == 1:
+        # Auto-batching: while a batch is at the store, arrivals queue and go together when
+        # it returns, so a batch grows with the load (arrival rate x round trip) and an idle
+        # gateway adds no delay. bench throttled, 64 connections, 1 worker: one batch in flight
+        # took requests per EVALSHA from 7 to ~N (see bench/README.md for the figures).
+        if len(pending) == 1 and not self._sending:
             asyncio.get_running_loop().call_soon(self._flush)
         elif len(pending) >= MAX_BATCH:
             self._flush()
@@ -129,6 +134,15 @@ class Limiter:
         task.add_done_callback(self._tasks.discard)
 
     async def _send(self, batch: list[_Pending]) -> None:
+        self._sending += 1
+        try:
+            await self._send_batch(batch)
+        finally:
+            self._sending -= 1
+            if self._pending and not self._sending:
+                self._flush()
+
+    async def _send_batch(self, batch: list[_Pending]) -> None:
         requests: list[Request] = [(b, q) for b, q, _ in batch]
         try:
             async with asyncio.timeout(self._timeout_s):

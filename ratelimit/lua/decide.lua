@@ -11,13 +11,15 @@
 --          and at 64 requests a batch that cost 40 us a request; splitting here costs ~1 us.
 -- Returns  2 integers per request: code (0 admitted, i >= 1 refused by bucket i, -1 refused by
 --          the quota) and the quota remaining after it (-1 when the request has no quota).
--- State    bucket hash {t = tokens (float), ts = last update, ms since the epoch}, PEXPIRE'd at
---          the time to refill fully + 1000 ms; quota counter "q:<owner>:<PERIOD>:<first day>"
---          EXPIREAT one day after the period; usage counter "u:<owner>:<YYYY-MM-DD>" kept 100 days.
+-- State    bucket string "<tokens> <last update, ms since the epoch>", expiring (PX) at the time
+--          to refill fully + 1000 ms; quota counter "q:<owner>:<PERIOD>:<first day>" expiring
+--          (EXAT) one day after the period; usage counter "u:<owner>:<YYYY-MM-DD>" kept 100 days.
 -- Units    time from redis.call('TIME'): seconds + microseconds -> ms (float), days since epoch.
 --
--- Every bucket and counter is read once per batch, kept in a table, and written once at the end:
--- 64 requests sharing the account bucket cost one HMGET and one HSET, not 64 of each.
+-- A batch reads every bucket and counter with ONE MGET and writes each changed one with ONE SET
+-- (value and expiry together): 64 requests sharing the account bucket cost one read and one
+-- write. Redis counts commands run inside a script in INFO commandstats too, so this is what
+-- keeps bench throttled under 0.25 commands per request (was HMGET + HSET + PEXPIRE a key).
 -- ratelimit/storage/memory.py is the same algorithm in Python; keep the two in step.
 
 local floor = math.floor
@@ -79,17 +81,56 @@ for _, p in ipairs({'DAY', 'WEEK', 'MONTH'}) do
   periods[p] = {':' .. p .. ':' .. iso(start), (stop + 1) * 86400}
 end
 
+local ARG = {}
+for field in string.gmatch(ARGV[1], '([^\031]*)\031') do ARG[#ARG + 1] = field end
+
+-- Pass 1: parse the batch and name every key it touches, so one MGET reads them all.
+local requests = {}
+local names, index = {}, {}  -- full key names in first-seen order, suffix -> position
+local function want(suffix)
+  if index[suffix] == nil then
+    names[#names + 1] = prefix .. suffix
+    index[suffix] = #names
+  end
+end
+local n = tonumber(ARG[1])
+local a = 2
+for r = 1, n do
+  local nb = tonumber(ARG[a])
+  a = a + 1
+  local req = {bs = {}}
+  for i = 1, nb do
+    req.bs[i] = {ARG[a], tonumber(ARG[a + 1]), tonumber(ARG[a + 2])}
+    want(ARG[a])
+    a = a + 3
+  end
+  if tonumber(ARG[a]) == 1 then
+    local who, limit, period = ARG[a + 1], tonumber(ARG[a + 2]), ARG[a + 3]
+    local p = periods[period]
+    req.q = {'q:' .. who .. p[1], limit, p[2], 'u:' .. who .. ':' .. today_iso}
+    want(req.q[1])
+    want(req.q[4])
+    a = a + 4
+  else
+    a = a + 1
+  end
+  requests[r] = req
+end
+local stored = {}
+if #names > 0 then stored = redis.call('MGET', unpack(names)) end
+
 local buckets = {}   -- suffix -> {tokens, rate, burst, dirty}
 local counters = {}  -- suffix -> {count, added, expire at (s)}
 
 local function bucket(suffix, rate, burst)
   local b = buckets[suffix]
   if b == nil then
-    local st = redis.call('HMGET', prefix .. suffix, 't', 'ts')
+    local st = stored[index[suffix]]
     local tokens = burst
-    if st[1] then
-      tokens = tonumber(st[1])
-      local elapsed = now_ms - tonumber(st[2])
+    if st then
+      local t, ts = string.match(st, '^(%S+) (%S+)$')
+      tokens = tonumber(t)
+      local elapsed = now_ms - tonumber(ts)
       if elapsed > 0 then tokens = tokens + elapsed * rate / 1000 end
       if tokens > burst then tokens = burst end
     end
@@ -102,54 +143,41 @@ end
 local function counter(suffix, expire_at)
   local c = counters[suffix]
   if c == nil then
-    c = {tonumber(redis.call('GET', prefix .. suffix) or '0'), 0, expire_at}
+    c = {tonumber(stored[index[suffix]] or '0'), 0, expire_at}
     counters[suffix] = c
   end
   return c
 end
 
-local ARG = {}
-for field in string.gmatch(ARGV[1], '([^\031]*)\031') do ARG[#ARG + 1] = field end
-
+-- Pass 2: decide each request in order, all or nothing.
 local out = {}
-local n = tonumber(ARG[1])
-local a = 2
 local seen = {}
 for r = 1, n do
-  local nb = tonumber(ARG[a])
-  a = a + 1
+  local req = requests[r]
   local refused = 0
-  for i = 1, nb do
-    if refused == 0 then
-      local b = bucket(ARG[a], tonumber(ARG[a + 1]), tonumber(ARG[a + 2]))
-      if b[1] < 1 then refused = i else seen[i] = b end
-    end
-    a = a + 3
+  for i, spec in ipairs(req.bs) do
+    local b = bucket(spec[1], spec[2], spec[3])
+    if b[1] < 1 then refused = i break end
+    seen[i] = b
   end
-  local nq = tonumber(ARG[a])
-  a = a + 1
   local remaining = -1
-  if nq == 1 then
-    local who, limit, period = ARG[a], tonumber(ARG[a + 1]), ARG[a + 2]
-    a = a + 3
-    if refused == 0 then
-      local p = periods[period]
-      local q = counter('q:' .. who .. p[1], p[2])
-      if q[1] >= limit then
-        refused = -1
-        remaining = 0
-      else
-        q[1] = q[1] + 1
-        q[2] = q[2] + 1
-        local u = counter('u:' .. who .. ':' .. today_iso, (today + 101) * 86400)
-        u[1] = u[1] + 1
-        u[2] = u[2] + 1
-        remaining = limit - q[1]
-      end
+  local q = req.q
+  if q ~= nil and refused == 0 then
+    local qc = counter(q[1], q[3])
+    if qc[1] >= q[2] then
+      refused = -1
+      remaining = 0
+    else
+      qc[1] = qc[1] + 1
+      qc[2] = qc[2] + 1
+      local u = counter(q[4], (today + 101) * 86400)
+      u[1] = u[1] + 1
+      u[2] = u[2] + 1
+      remaining = q[2] - qc[1]
     end
   end
   if refused == 0 then
-    for i = 1, nb do
+    for i = 1, #req.bs do
       local b = seen[i]
       b[1] = b[1] - 1
       b[4] = true
@@ -159,22 +187,23 @@ for r = 1, n do
   out[#out + 1] = remaining
 end
 
+-- Each changed key is written once, value and expiry in one SET: a bucket as "tokens ts_ms"
+-- expiring when it would be full again (+1 s), a counter expiring after its period.
 for suffix, b in pairs(buckets) do
   if b[4] then
-    local key = prefix .. suffix
-    redis.call('HSET', key, 't', b[1], 'ts', now_ms)
+    local value = string.format('%.17g %.17g', b[1], now_ms)
     if b[2] > 0 then
       local ttl = math.ceil((b[3] - b[1]) * 1000 / b[2]) + 1000
       if ttl > 315360000000 then ttl = 315360000000 end
-      redis.call('PEXPIRE', key, string.format('%d', ttl))
+      redis.call('SET', prefix .. suffix, value, 'PX', string.format('%d', ttl))
+    else
+      redis.call('SET', prefix .. suffix, value)
     end
   end
 end
 for suffix, c in pairs(counters) do
   if c[2] > 0 then
-    local key = prefix .. suffix
-    redis.call('INCRBY', key, c[2])
-    redis.call('EXPIREAT', key, string.format('%d', c[3]))
+    redis.call('SET', prefix .. suffix, string.format('%d', c[1]), 'EXAT', string.format('%d', c[3]))
   end
 end
 return out

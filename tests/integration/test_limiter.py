@@ -45,8 +45,12 @@ class Backend:
             self.clock.advance(seconds)
             return
         assert self.redis is not None
-        for b in buckets:
-            await self.redis.hincrbyfloat(PREFIX + b.key, "ts", -seconds * 1000)
+        for b in buckets:  # a bucket is stored as "<tokens> <last update ms>"
+            value = await self.redis.get(PREFIX + b.key)
+            if value is not None:
+                tokens, ts = value.split(" ")
+                await self.redis.set(PREFIX + b.key, f"{tokens} {float(ts) - seconds * 1000!r}",
+                                     keepttl=True)
 
     async def today(self) -> datetime.date:
         if self.clock is not None:
@@ -304,8 +308,10 @@ async def test_one_tick_of_decisions_is_one_script_call(
     evalsha = _calls(stats, "evalsha")
     assert evalsha == rounds  # 64 decisions a call
     assert evalsha / (64 * rounds) < 0.25 / 10
-    # inside the script: 8 plan + stage + account buckets read once and written once per call
-    assert _calls(stats, "hmget") == _calls(stats, "hset") == 10 * rounds
+    # inside the script: every bucket and counter read by one MGET, and the 8 plan + stage +
+    # account buckets and the quota and usage counters each written by one SET, per call
+    assert _calls(stats, "mget") == rounds
+    assert _calls(stats, "set") == 12 * rounds
     assert await r.get(f"{PREFIX}q:p:k:DAY:{await _today(r)}") == str(64 * rounds)
 
 
