@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--scenario", required=True, help="a built-in name or a scenario file")
     r.add_argument("--rate", type=float, help="open loop at this many requests/s")
     r.add_argument("--warmup", type=float, help="seconds of warmup (not reported)")
+    i = sub.add_parser("idle", help="gateway memory with many idle keep-alive connections")
+    i.add_argument("--connections", type=int, default=5000)
+    i.add_argument("--timeout", type=float, default=120.0, help="bound on the whole run")
+    i.add_argument("--json", type=Path, help="write the result here")
     return parser
 
 
@@ -116,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        if args.command == "idle":
+            from bench.idle import main as idle
+
+            return idle(args.connections, args.timeout, args.json)
         return _compare(args) if args.command == "compare" else _run(args)
     except KeyboardInterrupt:
         print("\ninterrupted; every started process was stopped", file=sys.stderr)

@@ -123,8 +123,9 @@ class _Run:
                     if config_path is None:
                         config_path = self.sup.workdir / f"{scenario.name}.sluice.yaml"
                         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-                    env = {"SLUICE_UPSTREAM_CLIENT": "aiohttp"} \
-                        if target == "sluice-clientsession" else {}
+                    env = dict(scenario.env)
+                    if target == "sluice-clientsession":
+                        env["SLUICE_UPSTREAM_CLIENT"] = "aiohttp"
                     addr = self.sup.sluice(config_path, redis_url or "memory://",
                                            workers=scenario.workers, env=env, name=target)
                     urls[target] = f"http://{addr}/{_stage_of(config)}"

@@ -74,6 +74,8 @@ class Scenario:
     deck_size: int = 2048
     seed: int = 1
     expect: Mapping[str, Any] = field(default_factory=dict)
+    # extra environment for the Sluice process (e.g. SLUICE_DISABLE_METRICS=1 for a baseline)
+    env: Mapping[str, str] = field(default_factory=dict)
 
     def deck(self) -> list[RequestSpec]:
         """The request sequence every target of this scenario is sent, in order."""
@@ -183,7 +185,8 @@ def load(path: str | Path) -> Scenario:
         api_keys=ApiKeys(int(keys_raw.get("count", 0)), keys_raw.get("plan"),
                          str(keys_raw.get("header", "x-api-key"))),
         deck_size=int(raw.get("deck", 2048)), seed=int(raw.get("seed", 1)),
-        expect=raw.get("expect") or {})
+        expect=raw.get("expect") or {},
+        env={str(k): str(v) for k, v in (raw.get("env") or {}).items()})
 
 
 def _absolute_definitions(config: dict[str, Any], base: Path) -> None:

@@ -44,8 +44,11 @@ class Runtime:
             config.account.max_concurrency)
         self.access_logs: dict[str, AccessLog] = {}
         self.limit_divisor = limit_divisor
+        # SLUICE_DISABLE_METRICS=1: no per-request metrics, only for bench's baseline of what
+        # metrics cost (issue 5); /metrics then shows nothing about requests.
+        observed = None if os.environ.get("SLUICE_DISABLE_METRICS") == "1" else self.metrics
         self.gateway = Gateway(self.compile(config), limiter=self.limiter,
-                               registry=self.registry, cache=self.cache, metrics=self.metrics,
+                               registry=self.registry, cache=self.cache, metrics=observed,
                                inflight=self.inflight, access_log=self.write_access_log,
                                limit_divisor=limit_divisor)
 
