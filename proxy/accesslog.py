@@ -278,7 +278,8 @@ def compile_format(fmt: str) -> Callable[[RequestContext], str]:
 # -- writing ----------------------------------------------------------------------------------
 
 _STOP = object()
-_BATCH = 512  # lines per write() syscall at most
+_BATCH = 512  # lines handed to the writer thread at once, at most
+_HAND_OVER_S = 0.05  # and at the latest this long after the first of them
 _RETRY_AFTER = 1.0  # seconds between attempts to reopen a broken file
 
 
@@ -302,8 +303,11 @@ class AccessLog:
             self._stream = sys.stdout
         elif destination == "stderr":
             self._stream = sys.stderr
-        # queue.Queue.put_nowait: ~0.6 us; the writer holds its lock only to move lines
-        self._queue: queue.Queue[object] = queue.Queue(max_queue)
+        self._max_queue = max_queue
+        self._queued_lines = 0  # lines handed over and not yet written (approximate)
+        self._pending: list[str] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._queue: queue.Queue[object] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="sluice-accesslog", daemon=True)
         self._thread.start()
 
@@ -317,15 +321,39 @@ class AccessLog:
         if self._closed:
             self._dropped_full += 1
             return
-        try:
-            self._queue.put_nowait(line)
-        except queue.Full:
-            self._dropped_full += 1
+        # Lines gather here, on the event-loop thread, and go to the writer thread a batch at a
+        # time: a put per line woke the writer per line, and its GIL hand-offs cost the loop
+        # ~24 us a request (bench observed vs bare: 7,774 vs 10,750 rps).
+        pending = self._pending
+        pending.append(line)
+        if len(pending) >= _BATCH:
+            self._hand_over()
+        elif len(pending) == 1:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (a tool or a test): hand over at once
+                self._hand_over()
+            else:
+                self._timer = loop.call_later(_HAND_OVER_S, self._hand_over)
+
+    def _hand_over(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        if self._queued_lines + len(batch) > self._max_queue:
+            self._dropped_full += len(batch)
+            return
+        self._queued_lines += len(batch)
+        self._queue.put_nowait(batch)
 
     async def aclose(self) -> None:
         """Write what is queued, flush, close the file; later writes are dropped."""
         if self._closed:
             return
+        self._hand_over()
         self._closed = True
         await asyncio.to_thread(self._stop)
 
@@ -337,14 +365,16 @@ class AccessLog:
         get = self._queue.get
         broken_at: float | None = None
         while True:
-            batch = [get()]
-            while len(batch) < _BATCH:
+            items = [get()]
+            while True:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            stop = batch[-1] is _STOP
-            lines = [line for line in batch if line is not _STOP]
+            stop = items[-1] is _STOP
+            lines = [line for item in items if item is not _STOP
+                     for line in item]  # type: ignore[attr-defined]
+            self._queued_lines -= len(lines)
             if lines:
                 if broken_at is not None and time.monotonic() - broken_at < _RETRY_AFTER:
                     self._dropped_io += len(lines)

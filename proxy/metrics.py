@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,13 +30,18 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from proxy.context import RequestContext
 
-__all__ = ["LATENCY_BUCKETS", "METRIC_NAMES", "THROTTLE_LEVELS", "MethodMetrics", "Metrics"]
+__all__ = [
+    "FLUSH_INTERVAL_S", "LATENCY_BUCKETS", "METRIC_NAMES", "THROTTLE_LEVELS", "MethodMetrics",
+    "Metrics",
+]
 
 # Seconds, 0.5 ms to 30 s: a gateway hop is sub-millisecond, AWS's integration timeout is 29 s.
 LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 )
 THROTTLE_LEVELS = ("account", "concurrency", "stage", "usage_plan", "quota")
+# How often a worker pushes its gathered counts into the shared multiprocess files.
+FLUSH_INTERVAL_S = 0.5
 
 _METHOD_LABELS = ("api", "stage", "resource", "method")
 
@@ -84,7 +90,13 @@ def _value_class(multiprocess_dir: str | None) -> Iterator[None]:
 
 
 class MethodMetrics:
-    """The label children of one (api, stage, resource, method), bound once."""
+    """The label children of one (api, stage, resource, method), bound once, and the counts
+    observed since the last :meth:`Metrics.flush`.
+
+    Requests are counted in these plain slots and pushed into prometheus-client by ``flush``:
+    calling prometheus-client per request cost ~15 us a request in the running gateway (bench:
+    11.0k -> 13.2k rps with it stubbed out), against ~1 us for these increments.
+    """
 
     __slots__ = (
         "_new_status",
@@ -95,6 +107,15 @@ class MethodMetrics:
         "errors_5xx",
         "integration_latency",
         "latency",
+        "n_4xx",
+        "n_5xx",
+        "n_hits",
+        "n_integration",
+        "n_latency",
+        "n_misses",
+        "n_status",
+        "sum_integration",
+        "sum_latency",
     )
 
     def __init__(self, children: dict[str, Any], new_status: Callable[[int], Any]) -> None:
@@ -106,6 +127,14 @@ class MethodMetrics:
         self.cache_misses = children["sluice_cache_misses_total"]
         self._statuses: dict[int, Any] = {}
         self._new_status = new_status
+        self._reset()
+
+    def _reset(self) -> None:
+        self.n_status: dict[int, int] = {}
+        self.n_4xx = self.n_5xx = self.n_hits = self.n_misses = 0
+        self.n_latency = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
+        self.n_integration = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.sum_latency = self.sum_integration = 0.0
 
     def requests(self, status: int) -> Any:
         """The ``sluice_requests_total`` child for ``status``, built on its first use."""
@@ -113,6 +142,29 @@ class MethodMetrics:
         if child is None:
             child = self._statuses[status] = self._new_status(status)
         return child
+
+    def flush(self) -> None:
+        """Add the counts gathered since the last flush to the prometheus-client values."""
+        n_status = self.n_status
+        if not n_status:
+            return
+        for status, n in n_status.items():
+            self.requests(status).inc(n)
+        for n, child in ((self.n_4xx, self.errors_4xx), (self.n_5xx, self.errors_5xx),
+                         (self.n_hits, self.cache_hits), (self.n_misses, self.cache_misses)):
+            if n:
+                child.inc(n)
+        # Histogram children have no bulk observe: their per-bucket values (non-cumulative,
+        # one per upper bound, +Inf last) and sum are what Histogram.observe itself updates.
+        for counts, total, child in ((self.n_latency, self.sum_latency, self.latency),
+                                     (self.n_integration, self.sum_integration,
+                                      self.integration_latency)):
+            if any(counts):
+                for value, n in zip(child._buckets, counts, strict=True):
+                    if n:
+                        value.inc(n)
+                child._sum.inc(total)
+        self._reset()
 
 
 class Metrics:
@@ -168,33 +220,38 @@ class Metrics:
         return mm
 
     def observe(self, ctx: RequestContext, mm: MethodMetrics) -> None:
-        """Count one finished request. Call it once, after the response is written.
-
-        Cost per call (`pytest -m benchmark -k observe_cost`, 2-core machine), a 200 miss with an
-        integration latency: ~2.8 us with the private registry, ~5.7 us in multiprocess
-        mode (every inc is an mmap write; a histogram observe is two).
-        """
+        """Count one finished request. Call it once, after the response is written; the counts
+        reach /metrics at the next :meth:`flush` (``render`` flushes this process first)."""
         status = ctx.status
-        mm.requests(status).inc()
+        n_status = mm.n_status
+        n_status[status] = n_status.get(status, 0) + 1
         if status >= 400:
             if status < 500:
-                mm.errors_4xx.inc()
+                mm.n_4xx += 1
             elif status < 600:
-                mm.errors_5xx.inc()
+                mm.n_5xx += 1
         latency_ms = ctx.response_latency_ms
-        if latency_ms is None:
-            mm.latency.observe(time.perf_counter() - ctx.start)
-        else:
-            mm.latency.observe(latency_ms / 1000.0)
+        seconds = (time.perf_counter() - ctx.start if latency_ms is None
+                   else latency_ms / 1000.0)
+        mm.n_latency[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        mm.sum_latency += seconds
         integration_ms = ctx.integration_latency_ms
         if integration_ms is not None:
-            mm.integration_latency.observe(integration_ms / 1000.0)
+            seconds = integration_ms / 1000.0
+            mm.n_integration[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+            mm.sum_integration += seconds
         cache = ctx.cache_status
         if cache is not None:
             if cache == "hit":
-                mm.cache_hits.inc()
+                mm.n_hits += 1
             elif cache == "miss":
-                mm.cache_misses.inc()
+                mm.n_misses += 1
+
+    def flush(self) -> None:
+        """Push every method's gathered counts into prometheus-client (the multiprocess files in
+        a worker). Workers call it every ``FLUSH_INTERVAL_S`` and when they stop."""
+        for mm in tuple(self._methods.values()):
+            mm.flush()
 
     def throttled(self, api: str, stage: str, level: str) -> None:
         """Count one 429 refused at ``level`` (one of :data:`THROTTLE_LEVELS`)."""
@@ -211,6 +268,7 @@ class Metrics:
 
     def render(self) -> tuple[bytes, str]:
         """``(body, content_type)`` for ``GET /metrics``; sums all workers in multiprocess mode."""
+        self.flush()
         # 0.0.4: the names are all legacy-valid, and Prometheus 2.x scrapers expect this version.
         return generate_latest(self._registry), CONTENT_TYPE_PLAIN_0_0_4
 

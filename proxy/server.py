@@ -29,7 +29,7 @@ from proxy.admin import build_admin_app
 from proxy.config.loader import format_problems, load_config
 from proxy.config.model import Config, HostPort
 from proxy.errors import ConfigError
-from proxy.metrics import Metrics
+from proxy.metrics import FLUSH_INTERVAL_S, Metrics
 from proxy.runtime import Runtime
 from ratelimit import InFlight
 
@@ -120,6 +120,14 @@ async def _serve(path: str, overrides: Overrides, config: Config, *, data: bool,
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, on_hup)
+    flusher: asyncio.Future[None] | None = None
+    if data and metrics is not None:  # a worker: its counts reach the shared files by flushes
+        async def flush_forever() -> None:
+            while True:
+                await asyncio.sleep(FLUSH_INTERVAL_S)
+                runtime.metrics.flush()
+
+        flusher = asyncio.ensure_future(flush_forever())
     try:
         if data:
             server = web.Server(runtime.gateway.handle, **_handler_kwargs())  # type: ignore[arg-type]
@@ -148,6 +156,9 @@ async def _serve(path: str, overrides: Overrides, config: Config, *, data: bool,
             # ServerRunner.cleanup stops accepting, then waits up to shutdown_timeout for the
             # handlers in flight before cancelling them.
             await runner.cleanup()
+        if flusher is not None:
+            flusher.cancel()
+        runtime.metrics.flush()
         await runtime.aclose()
         log.info("stopped")
     return 0

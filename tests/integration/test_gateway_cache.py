@@ -229,7 +229,7 @@ async def test_what_is_not_cached(env) -> None:  # type: ignore[no-untyped-def]
 
 
 async def test_max_age_0_authorised_refreshes(env) -> None:  # type: ignore[no-untyped-def]
-    gw, client, backend = env
+    gw, client, _backend = env
     await get(client, f"{gw.url}/prod/strict", **{"x-api-key": ADMIN})
     _, fresh, _ = await get(client, f"{gw.url}/prod/strict",
                             **{"x-api-key": ADMIN, "Cache-Control": "max-age=0"})

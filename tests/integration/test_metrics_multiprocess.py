@@ -39,6 +39,7 @@ def run(metrics, items):
             ctx.integration_latency_ms = float(integ) if integ else None
             ctx.cache_status = cache or None
             metrics.observe(ctx, mm)
+    metrics.flush()  # as a worker does every FLUSH_INTERVAL_S and when it stops
 
 metrics = Metrics(multiprocess_dir=sys.argv[1])
 run(metrics, sys.argv[2:])

@@ -170,7 +170,15 @@ async def test_metrics_sum_two_workers(tmp_path: Path, redis_url: str) -> None:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)
         await traffic(gw.url)
-        check(samples(await scrape(gw.admin_url)))
+        # workers push their counts every FLUSH_INTERVAL_S: poll until they are all there
+        deadline = time.monotonic() + 10
+        while True:
+            got = samples(await scrape(gw.admin_url))
+            total = sum(v for (n, _), v in got.items() if n == "sluice_requests_total")
+            if total >= 13 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        check(got)
     finally:
         gw.stop()
 

@@ -136,10 +136,15 @@ async def test_two_workers_share_one_port(tmp_path: Path) -> None:
         assert "divided by 2" in gw.output()  # memory:// with workers says so
         results = await asyncio.gather(*(_get(f"{gw.url}/prod/v") for _ in range(50)))
         assert all(r == (200, b'"one"') for r in results)
-        status, body = await _get(f"{gw.admin_url}/metrics")
-        assert status == 200
-        total = sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
-                    if line.startswith("sluice_requests_total{"))
+        deadline = time.monotonic() + 10  # workers flush their counts every 0.5 s
+        while True:
+            status, body = await _get(f"{gw.admin_url}/metrics")
+            assert status == 200
+            total = sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+                        if line.startswith("sluice_requests_total{"))
+            if total >= 50 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
         assert total == 50
         gw.signal(signal.SIGTERM)
         code = await asyncio.get_running_loop().run_in_executor(None, gw.wait, 30)

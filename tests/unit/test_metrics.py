@@ -196,6 +196,7 @@ def test_private_and_multiprocess_instances_in_one_process(
     shared.observe(make_ctx(200), shared.method(*M.values()))
     private.observe(make_ctx(500), private.method(*M.values()))
     private.observe(make_ctx(500), private.method(*M.values()))
+    shared.flush()  # a worker's counts reach the files when it flushes
     assert sorted(p.name.split("_")[0] for p in tmp_path.iterdir()) == ["counter", "histogram"]
     reader = Metrics(multiprocess_dir=str(tmp_path))  # e.g. the admin listener's
     s = scrape(reader)
@@ -205,6 +206,24 @@ def test_private_and_multiprocess_instances_in_one_process(
     p = scrape(private)
     assert value(p, "sluice_requests_total", **M, status="500") == 2
     assert value(p, "sluice_requests_total", **M, status="200") is None
+
+
+def test_counts_reach_the_shared_files_only_when_flushed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    worker = Metrics(multiprocess_dir=str(tmp_path))
+    mm = worker.method(*M.values())
+    for status in (200, 200, 404):
+        worker.observe(make_ctx(status), mm)
+    reader = Metrics(multiprocess_dir=str(tmp_path))
+    assert value(scrape(reader), "sluice_requests_total", **M, status="200") is None
+    worker.flush()
+    worker.flush()  # a second flush adds nothing
+    s = scrape(reader)
+    assert value(s, "sluice_requests_total", **M, status="200") == 2
+    assert value(s, "sluice_4xx_errors_total", **M) == 1
+    assert value(s, "sluice_latency_seconds_count", **M) == 3
 
 
 # -- examples ---------------------------------------------------------------------------------
