@@ -192,6 +192,24 @@ async def test_redis_hit_costs_one_command_and_miss_plus_store_two(
         await cache.aclose()
 
 
+async def test_redis_concurrent_lookups_share_mgets(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    cache = ResponseCache(cache_storage_from_url(redis_url))
+    try:
+        for i in range(8):
+            await cache.store(NS, f"k{i}", CachedResponse(200, (), f"body{i}".encode()), 60)
+        _resetstat(redis_server)
+        got = await asyncio.gather(*(cache.lookup(NS, f"k{i % 10}") for i in range(64)))
+        # every lookup gets its own answer (k8 and k9 were never stored)...
+        assert [g.body if g else None for g in got] == [
+            f"body{i % 10}".encode() if i % 10 < 8 else None for i in range(64)]
+        # ...from far fewer round trips than lookups: one MGET a batch
+        assert _commandstats(redis_server)["mget"] <= 2
+    finally:
+        await cache.aclose()
+
+
 async def test_redis_flush_is_one_set_without_scan_or_keys(
     redis_server: RedisServer, redis_url: str
 ) -> None:
