@@ -15,7 +15,7 @@ from proxy.errors import (
     UpstreamProtocolError,
     UpstreamTimeout,
 )
-from proxy.headers import REQUEST_DROP, RESPONSE_DROP, RESPONSE_REMAP
+from proxy.headers import forwardable, remap_response
 from proxy.integrations.base import Call, Invoker, Outcome
 from proxy.integrations.params import Getter, compile_source
 from proxy.upstream.base import Origin, Upstream
@@ -23,15 +23,6 @@ from proxy.upstream.base import Origin, Upstream
 _STAGE_VAR = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.\-]+)\+?\}")
 
-# Remapped names, computed once: "content-length" -> "x-amzn-Remapped-Content-Length".
-_REMAPPED = {
-    "connection": "x-amzn-Remapped-Connection",
-    "content-length": "x-amzn-Remapped-Content-Length",
-    "date": "x-amzn-Remapped-Date",
-    "server": "x-amzn-Remapped-Server",
-    "x-amzn-requestid": "x-amzn-Remapped-x-amzn-RequestId",
-}
-assert set(_REMAPPED) == RESPONSE_REMAP
 
 
 class HttpProxyInvoker(Invoker):
@@ -123,11 +114,7 @@ class HttpProxyInvoker(Invoker):
         if self._broken:
             raise ApiConfigurationError()
         method = call.method if self._method == "ANY" else self._method
-        headers: list[tuple[str, str]] = [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in call.raw_headers
-            if k.decode("latin-1").lower() not in REQUEST_DROP
-        ]
+        headers = forwardable(call.raw_headers)
         for name, getter in self._header_params:
             value = getter(call)
             if value is not None:
@@ -152,13 +139,7 @@ class HttpProxyInvoker(Invoker):
         except (UpstreamConnectError, UpstreamProtocolError) as exc:
             call.ctx.integration_error = str(exc) or type(exc).__name__
             raise IntegrationFailure() from exc
-        out: list[tuple[str, str]] = []
-        for name, value in resp.headers:
-            lname = name.lower()
-            if lname in RESPONSE_REMAP:
-                out.append((_REMAPPED[lname], value))
-            elif lname not in RESPONSE_DROP:
-                out.append((name, value))
+        out = remap_response(resp.headers)
         if resp.body is not None:
             resp.release()
             return Outcome(resp.status, out, resp.body)

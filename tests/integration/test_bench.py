@@ -402,3 +402,13 @@ def test_admitted_summary_compares_with_a_fresh_bucket() -> None:
     assert out["admitted_total"] == 5300  # the median run
     assert out["admitted_rps"] == 530.0
     assert out["admitted_vs_expected"] == pytest.approx(5300 / 5250, abs=1e-3)
+
+
+def test_idle_connections_are_held_and_measured() -> None:
+    from bench.idle import run as idle
+
+    result = idle(50, timeout=60)
+    assert result["connections"] == 50
+    assert int(result["open_at_gateway"]) >= 50  # type: ignore[call-overload]
+    assert float(result["rss_mb_with_connections"]) >= float(  # type: ignore[arg-type]
+        result["rss_mb_idle_process"])  # type: ignore[arg-type]

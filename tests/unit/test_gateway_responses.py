@@ -117,3 +117,33 @@ def test_header_sources_and_template_variables() -> None:
     assert "E" not in headers
     assert orjson.loads(r.body) == {"m": "Unauthorized", "t": "UNAUTHORIZED", "s": "stagevalue",
                                     "a": "api1"}
+
+
+def test_header_helpers() -> None:
+    from proxy.headers import forwardable, remap_response
+
+    assert forwardable([(b"Host", b"h"), (b"X-A", b"1"), (b"Transfer-Encoding", b"chunked"),
+                        (b"x-forwarded-for", b"1.2.3.4"), (b"Expect", b"100-continue"),
+                        (b"Keep-Alive", b"5"), (b"Cookie", b"c")]) == [("X-A", "1"),
+                                                                      ("Cookie", "c")]
+    assert remap_response([("Date", "d"), ("Transfer-Encoding", "chunked"), ("ETag", "e"),
+                           ("connection", "close"), ("Keep-Alive", "timeout=5")]) == [
+        ("x-amzn-Remapped-Date", "d"), ("ETag", "e"), ("x-amzn-Remapped-Connection", "close")]
+
+
+def test_request_ids_are_uuid4_and_client_uuids_kept() -> None:
+    import uuid
+
+    from proxy.headers import request_id
+
+    seen = set()
+    for _ in range(2000):
+        rid = request_id(None)
+        parsed = uuid.UUID(rid)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == rid
+        seen.add(rid)
+    assert len(seen) == 2000
+    mine = "0b5d1a0e-4c2f-4d6a-9a0b-1c2d3e4f5a6b"
+    assert request_id(mine) == mine
+    assert request_id("0B5D1A0E-4C2F-4D6A-9A0B-1C2D3E4F5A6B") == mine
+    assert request_id("not-a-uuid") != "not-a-uuid"
