@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+# The seeds are the config file's own objects: the Registry reads them by their field names
+# (ratelimit never imports proxy; tests may).
+from proxy.config.model import (
+    ApiKey,
+    QuotaSettings,
+    ThrottleSettings,
+    UsagePlan,
+    UsagePlanStage,
+)
 from ratelimit.registry import (
     BadRequest,
     Conflict,
@@ -20,50 +28,6 @@ from ratelimit.registry import (
 )
 from ratelimit.storage.registry_memory import MemoryRegistryStore
 from ratelimit.storage.registry_redis import RedisRegistryStore
-
-
-# The seeds carry the field names of proxy.config.model's ApiKey and UsagePlan (which the
-# Registry reads by duck typing; ratelimit never imports proxy).
-@dataclass(frozen=True)
-class ThrottleSettings:
-    rate_limit: float
-    burst_limit: int
-
-
-@dataclass(frozen=True)
-class QuotaSettings:
-    limit: int
-    period: str
-    offset: int = 0
-
-
-@dataclass(frozen=True)
-class UsagePlanStage:
-    api_id: str
-    stage: str
-    throttle: Mapping[str, ThrottleSettings] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class UsagePlan:
-    id: str
-    name: str
-    api_stages: tuple[UsagePlanStage, ...] = ()
-    throttle: ThrottleSettings | None = None
-    quota: QuotaSettings | None = None
-    api_keys: tuple[str, ...] = ()
-    description: str | None = None
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    id: str
-    value: str
-    name: str = ""
-    enabled: bool = True
-    invalidate_cache: bool = False
-    description: str | None = None
-
 
 ALICE = "alice-0123456789abcdefghij"
 BOB = "bob-0123456789abcdefghijkl"
