@@ -8,6 +8,11 @@ CONFIG  ?= examples/sluice.yaml
 .PHONY: install run test check bench clean redis-server
 
 $(STAMP): pyproject.toml
+	@$(PY) -c "import ensurepip, venv" 2>/dev/null || { \
+	  echo "installing python3-venv with apt-get"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq python3-venv >/dev/null; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
