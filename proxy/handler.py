@@ -36,6 +36,7 @@ from proxy.errors import (
     StageNotFound,
     StoreUnavailable,
     Throttled,
+    UpstreamError,
 )
 from proxy.gateway_responses import StageGatewayResponses
 from proxy.headers import extended_request_id, request_id, trace_id
@@ -310,6 +311,12 @@ class Gateway:
                 sent += len(chunk)
                 await resp.write(chunk)
             await resp.write_eof()
+        except (OSError, UpstreamError) as exc:
+            # The status line is out: no second response can follow. Cut the connection so the
+            # client sees a truncated body rather than a complete-looking short one.
+            ctx.integration_error = f"response stream broken: {exc!r}"
+            if request.transport is not None:
+                request.transport.close()
         finally:
             upstream.release()
             ctx.response_length = sent

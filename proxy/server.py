@@ -87,7 +87,8 @@ def _handler_kwargs() -> dict[str, object]:
 async def _serve(path: str, overrides: Overrides, config: Config, *, data: bool, admin: bool,
                  inflight: InFlight | None = None, metrics: Metrics | None = None,
                  reuse_port: bool = False, limit_divisor: int = 1,
-                 stop: asyncio.Event | None = None) -> int:
+                 stop: asyncio.Event | None = None,
+                 on_hup_too: Callable[[], None] | None = None) -> int:
     loop = asyncio.get_running_loop()
     own_signals = stop is None
     if stop is None:
@@ -119,7 +120,13 @@ async def _serve(path: str, overrides: Overrides, config: Config, *, data: bool,
     if own_signals:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, on_hup)
+
+    def hup() -> None:
+        if on_hup_too is not None:
+            on_hup_too()  # the parent of workers passes SIGHUP on to them
+        on_hup()
+
+    loop.add_signal_handler(signal.SIGHUP, hup)
     flusher: asyncio.Future[None] | None = None
     if data and metrics is not None:  # a worker: its counts reach the shared files by flushes
         async def flush_forever() -> None:
@@ -284,14 +291,14 @@ async def _parent(path: str, overrides: Overrides, config: Config, children: dic
             await asyncio.sleep(0.2)
 
     reaping = asyncio.ensure_future(reaper())
-    loop.add_signal_handler(signal.SIGHUP, lambda: forward(signal.SIGHUP))
     done = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
     stop_admin = asyncio.Event()
     serve = asyncio.ensure_future(_serve(path, overrides, config, data=False, admin=True,
                                          metrics=Metrics(multiprocess_dir=metrics_dir),
-                                         stop=stop_admin))
+                                         stop=stop_admin,
+                                         on_hup_too=lambda: forward(signal.SIGHUP)))
     await done.wait()
     stopping = True
     reaping.cancel()

@@ -121,7 +121,17 @@ def upstream_app(seen: list[dict[str, object]]) -> web.Application:
             total += len(chunk)
         return web.json_response({"sha256": digest.hexdigest(), "len": total})
 
+    async def cut(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()
+        resp.content_length = len(BIG)
+        await resp.prepare(request)
+        await resp.write(BIG[:300_000])
+        assert request.transport is not None
+        request.transport.abort()  # the backend dies mid-body
+        return resp
+
     app = web.Application(client_max_size=20 * 2**20)
+    app.router.add_get("/any/cut", cut)
     app.router.add_get("/status/{code}", status)
     app.router.add_get("/big", big)
     app.router.add_put("/upload", upload)
@@ -263,3 +273,15 @@ async def test_concurrent_requests_all_answered(env) -> None:  # type: ignore[no
 
     paths = await asyncio.gather(*(one(i) for i in range(200)))
     assert paths == [f"/any/items/{i}" for i in range(200)]
+
+
+async def test_backend_dying_mid_stream_truncates_without_second_response(
+        env, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    url, client, _ = env
+    with pytest.raises(aiohttp.ClientPayloadError):
+        async with client.get(f"{url}/prod/cut") as resp:
+            assert resp.status == 200  # the status line was already out
+            await resp.read()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    async with client.get(f"{url}/prod/pets") as resp:  # the gateway carries on
+        assert resp.status == 200

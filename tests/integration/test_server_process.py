@@ -146,6 +146,20 @@ async def test_two_workers_share_one_port(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.1)
         assert total == 50
+        # SIGHUP to the parent reloads the workers and the parent's own (admin) view
+        doc = yaml.safe_load(config.read_text())
+        doc["apis"][0]["stages"]["dev"] = {}
+        config.write_text(yaml.safe_dump(doc))
+        gw.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            results = await asyncio.gather(*(_get(f"{gw.url}/dev/v") for _ in range(20)))
+            status, body = await _get(f"{gw.admin_url}/restapis/petstore/stages")
+            if all(r == (200, b'"one"') for r in results) and b'"dev"' in body:
+                break
+            await asyncio.sleep(0.1)
+        assert all(r == (200, b'"one"') for r in results)  # both workers reloaded
+        assert b'"dev"' in body
         gw.signal(signal.SIGTERM)
         code = await asyncio.get_running_loop().run_in_executor(None, gw.wait, 30)
         assert code == 0
