@@ -113,7 +113,7 @@ def resolve_method_settings(stage: StageConfig, resource_path: str, method: str)
         candidates[0:0] = [f"~1/{method}"]
     entries = [stage.method_settings[k] for k in candidates if k in stage.method_settings]
     values = {}
-    for name in MethodSettings.__slots__:  # type: ignore[attr-defined]
+    for name in MethodSettings.__slots__:
         for entry in entries:
             value = getattr(entry, name)
             if value is not None:

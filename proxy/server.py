@@ -159,10 +159,10 @@ async def _serve(path: str, overrides: Overrides, config: Config, *, data: bool,
         await stop.wait()
         log.info("shutting down: draining in-flight requests")
     finally:
-        for runner in runners:
+        for each in runners:
             # ServerRunner.cleanup stops accepting, then waits up to shutdown_timeout for the
             # handlers in flight before cancelling them.
-            await runner.cleanup()
+            await each.cleanup()
         if flusher is not None:
             flusher.cancel()
         runtime.metrics.flush()

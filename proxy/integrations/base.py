@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from multidict import CIMultiDictProxy, MultiDictProxy
+from multidict import CIMultiDictProxy, MultiMapping
 
 from proxy.context import RequestContext
 from proxy.upstream.base import UpstreamResponse
@@ -24,7 +24,7 @@ class Call:
     query_string: str  # raw, without "?"
     headers: CIMultiDictProxy[str]
     raw_headers: tuple[tuple[bytes, bytes], ...]
-    query: MultiDictProxy[str]
+    query: MultiMapping[str]
     path_params: Mapping[str, str]
     body: bytes | None  # None when the body is streamed (see stream)
     stream: object | None  # aiohttp StreamReader for a large body of known length
