@@ -7,6 +7,8 @@ is ``http_method``); ``None`` means "not set" and an access log writes it as ``-
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class RequestContext:
     __slots__ = (
@@ -77,3 +79,24 @@ class RequestContext:
         self.cache_status: str | None = None  # None: caching off; "hit" | "miss"
         # account | concurrency | stage | usage_plan | quota, when the request was refused so
         self.throttle_level: str | None = None
+
+
+# $context.X -> its value, for the places that read a variable by name: parameter mappings
+# (proxy.integrations.params) and gateway-response headers and templates. Access logs format
+# values their own way (escaping, "-" for unset, whole milliseconds) in proxy.accesslog.
+CONTEXT_VARIABLES: dict[str, Callable[[RequestContext], str | None]] = {
+    "requestId": lambda c: c.request_id,
+    "extendedRequestId": lambda c: c.extended_request_id,
+    "apiId": lambda c: c.api_id,
+    "stage": lambda c: c.stage,
+    "httpMethod": lambda c: c.http_method,
+    "path": lambda c: c.path,
+    "resourcePath": lambda c: c.resource_path,
+    "domainName": lambda c: c.domain_name,
+    "protocol": lambda c: c.protocol,
+    "identity.sourceIp": lambda c: c.source_ip,
+    "identity.userAgent": lambda c: c.user_agent,
+    "identity.apiKeyId": lambda c: c.api_key_id,
+    "identity.apiKey": lambda c: c.api_key,
+    "requestTimeEpoch": lambda c: str(c.request_time_epoch_ms),
+}

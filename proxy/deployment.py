@@ -22,8 +22,9 @@ from proxy.config.model import (
     ThrottleSettings,
 )
 from proxy.context import RequestContext
+from proxy.errors import ApiConfigurationError
 from proxy.gateway_responses import StageGatewayResponses
-from proxy.integrations.base import Invoker
+from proxy.integrations.base import Call, Invoker, Outcome
 from proxy.integrations.http_proxy import HttpProxyInvoker
 from proxy.integrations.mock import MockInvoker
 from proxy.routing import Router
@@ -45,9 +46,7 @@ class UnsupportedInvoker(Invoker):
         self.type_name = type_name
         self.timeout_s = timeout_s
 
-    async def invoke(self, call):  # type: ignore[no-untyped-def]
-        from proxy.errors import ApiConfigurationError
-
+    async def invoke(self, call: Call) -> Outcome:
         raise ApiConfigurationError()
 
     def describe(self) -> str:

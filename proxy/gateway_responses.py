@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import orjson
 
 from proxy.config.model import GatewayResponseDef
-from proxy.context import RequestContext
+from proxy.context import CONTEXT_VARIABLES, RequestContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +102,9 @@ class Rendered:
     content_type: str
 
 
-def context_value(ctx: RequestContext, name: str, error: ResponseType, message: str | None,
-                  stage_variables: Mapping[str, str]) -> str | None:
+def context_value(ctx: RequestContext, name: str, error: ResponseType,
+                  message: str | None) -> str | None:
+    """``$context.name`` for a gateway response: the error variables, then the request's."""
     if name == "error.message":
         return message
     if name == "error.messageString":
@@ -112,15 +113,8 @@ def context_value(ctx: RequestContext, name: str, error: ResponseType, message: 
         return error.name
     if name == "error.validationErrorString":
         return None
-    simple = {
-        "requestId": ctx.request_id, "extendedRequestId": ctx.extended_request_id,
-        "apiId": ctx.api_id, "stage": ctx.stage, "httpMethod": ctx.http_method,
-        "path": ctx.path, "resourcePath": ctx.resource_path, "domainName": ctx.domain_name,
-        "identity.sourceIp": ctx.source_ip, "identity.userAgent": ctx.user_agent,
-        "identity.apiKeyId": ctx.api_key_id, "protocol": ctx.protocol,
-        "requestTimeEpoch": str(ctx.request_time_epoch_ms),
-    }
-    return simple.get(name)
+    variable = CONTEXT_VARIABLES.get(name)
+    return None if variable is None else variable(ctx)
 
 
 class StageGatewayResponses:
@@ -176,8 +170,7 @@ class StageGatewayResponses:
         if source.startswith("stageVariables."):
             return self._stage_variables.get(source[len("stageVariables."):])
         if source.startswith("context."):
-            return context_value(ctx, source[len("context."):], rtype, message,
-                                 self._stage_variables)
+            return context_value(ctx, source[len("context."):], rtype, message)
         for prefix, kind in (("method.request.header.", "header"),
                              ("method.request.querystring.", "querystring"),
                              ("method.request.path.", "path")):
@@ -193,7 +186,7 @@ class StageGatewayResponses:
             if source == "stageVariables":
                 value = self._stage_variables.get(name)
             else:
-                value = context_value(ctx, name, rtype, message, self._stage_variables)
+                value = context_value(ctx, name, rtype, message)
             return "" if value is None else value
 
         return _VAR.sub(one, template)

@@ -105,8 +105,8 @@ class Gateway:
         stage: Stage | None = None
         response: web.StreamResponse
         try:
-            stage, path = self._locate(deployment, request, ctx)
-            response = await self._serve(request, ctx, stage, path)
+            stage, path, query = self._locate(deployment, request, ctx)
+            response = await self._serve(request, ctx, stage, path, query)
         except GatewayError as err:
             response = self._error(err, ctx, stage, request)
         except Exception:  # a bug must still answer once, and be seen
@@ -117,8 +117,9 @@ class Gateway:
         return response
 
     def _locate(self, deployment: Deployment, request: web.BaseRequest,
-                ctx: RequestContext) -> tuple[Stage, str]:
-        path = request.raw_path.partition("?")[0]
+                ctx: RequestContext) -> tuple[Stage, str, str]:
+        """The stage, the path after it and the raw query string."""
+        path, _, query = request.raw_path.partition("?")
         api_id = deployment.single_api
         if path.startswith("/restapis/"):
             parts = path.split("/", 5)
@@ -140,10 +141,10 @@ class Gateway:
             raise StageNotFound()
         ctx.stage = stage_name
         ctx.path = f"/{stage_name}{rest}" if rest != "/" else f"/{stage_name}/"
-        return stage, rest
+        return stage, rest, query
 
     async def _serve(self, request: web.BaseRequest, ctx: RequestContext, stage: Stage,
-                     path: str) -> web.StreamResponse:
+                     path: str, query: str) -> web.StreamResponse:
         length = request.content_length
         if length is not None and length > MAX_BODY:
             raise RequestTooLarge()
@@ -164,8 +165,7 @@ class Gateway:
             await self._throttle(route, key, plan, ctx)
             body, stream = await _read_body(request, length)
             call = Call(
-                method=request.method, raw_path=path,
-                query_string=request.raw_path.partition("?")[2],
+                method=request.method, raw_path=path, query_string=query,
                 headers=request.headers, raw_headers=request.raw_headers, query=request.query,
                 path_params=match.path_params, body=body, stream=stream,
                 content_length=length, ctx=ctx, scheme=request.scheme,

@@ -4,25 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from proxy.context import CONTEXT_VARIABLES
 from proxy.integrations.base import Call
 
 Getter = Callable[[Call], str | None]
 
-_CONTEXT: dict[str, Callable[[Call], str | None]] = {
-    "requestId": lambda c: c.ctx.request_id,
-    "extendedRequestId": lambda c: c.ctx.extended_request_id,
-    "apiId": lambda c: c.ctx.api_id,
-    "stage": lambda c: c.ctx.stage,
-    "httpMethod": lambda c: c.method,
-    "path": lambda c: c.ctx.path,
-    "resourcePath": lambda c: c.ctx.resource_path,
-    "identity.sourceIp": lambda c: c.ctx.source_ip,
-    "identity.userAgent": lambda c: c.ctx.user_agent,
-    "identity.apiKeyId": lambda c: c.ctx.api_key_id,
-    "identity.apiKey": lambda c: c.ctx.api_key,
-    "domainName": lambda c: c.ctx.domain_name,
-    "requestTimeEpoch": lambda c: str(c.ctx.request_time_epoch_ms),
-}
 
 
 def compile_source(expr: str, stage_variables: Mapping[str, str]) -> Getter | None:
@@ -34,7 +20,10 @@ def compile_source(expr: str, stage_variables: Mapping[str, str]) -> Getter | No
         value = stage_variables.get(expr[len("stageVariables."):])
         return lambda _c: value
     if expr.startswith("context."):
-        return _CONTEXT.get(expr[len("context."):])
+        variable = CONTEXT_VARIABLES.get(expr[len("context."):])
+        if variable is None:
+            return None
+        return lambda c: variable(c.ctx)
     prefix, _, name = expr.partition(".request.")
     if prefix != "method" or "." not in name:
         return None
