@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="subset of sluice,sluice-clientsession,nginx,naive-aiohttp,direct")
     c.add_argument("--plots", type=Path, help="write throughput.png and latency.png here")
     c.add_argument("--body-bytes", type=int, default=256, help="upstream response body size")
+    c.add_argument("--interleave", action="store_true",
+                   help="start every scenario first, then alternate rounds across scenarios"
+                        " (for ratios between scenarios)")
 
     r = sub.add_parser("run", help="drive an existing deployment with a scenario's mix")
     common(r)
@@ -83,7 +86,7 @@ def _compare(args: argparse.Namespace) -> int:
     options = CompareOptions(
         duration_s=args.duration, connections=args.connections, repeats=args.repeats,
         driver=args.driver, targets=args.targets, body_bytes=args.body_bytes,
-        progress=False if args.no_progress else None)
+        progress=False if args.no_progress else None, interleave=args.interleave)
     doc = compare(scenarios, options)
     code = _emit(doc, args.json)
     if args.plots is not None and doc["runs"]:
@@ -110,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         settings = replace(settings, warmup_s=args.warmup)
     result = drive_target(args.target, scenario.deck(), settings,
                           args.driver or scenario.driver,
-                          progress=False if args.no_progress else None)
+                          progress=False if args.no_progress else None, interleave=args.interleave)
     entry = report.aggregate(scenario.name, args.target, [result])
     doc = {"machine": report.machine_info(driver=result.driver), "runs": [entry]}
     return _emit(doc, args.json)

@@ -44,6 +44,7 @@ class CompareOptions:
     targets: tuple[str, ...] | None = None
     body_bytes: int = 256
     progress: bool | None = None
+    interleave: bool = False  # all scenarios up at once, rounds alternate across them
 
 
 def pick_driver(requested: str | None, settings: LoadSettings) -> tuple[str, Driver]:
@@ -144,20 +145,46 @@ class _Run:
         return urls
 
     def scenario(self, scenario: Scenario) -> None:
+        """One scenario on its own: its targets up, its rounds, its targets down."""
         if scenario.upstream is None:
             self.upstream_for(scenario)  # shared: started before the mark, kept to the end
         mark = len(self.sup.processes)
         try:
-            self._scenario(scenario)
+            prepared = self.prepare(scenario)
+            try:
+                for round_ in range(self.options.repeats):
+                    self.round(prepared, round_)
+                self.finish(prepared)
+            finally:
+                prepared.close()
         finally:
             while len(self.sup.processes) > mark:
                 self.sup.stop(self.sup.processes[-1])
 
-    def _scenario(self, scenario: Scenario) -> None:
+    def interleaved(self, scenarios: Sequence[Scenario]) -> None:
+        """All scenarios up at once, then round r drives every scenario's targets in turn.
+
+        For a ratio between scenarios (observed against bare, cached against uncached): a
+        drift of the machine then lands on both sides instead of on whichever ran later.
+        """
+        prepared: list[_Prepared] = []
+        try:
+            for scenario in scenarios:
+                print(f"[{scenario.name}] {scenario.description}".rstrip(), file=sys.stderr)
+                prepared.append(self.prepare(scenario))
+            for round_ in range(self.options.repeats):
+                for one in prepared:
+                    self.round(one, round_)
+            for one in prepared:
+                self.finish(one)
+        finally:
+            for one in prepared:
+                one.close()
+
+    def prepare(self, scenario: Scenario) -> _Prepared:
         settings = _settings(scenario, self.options)
         name, driver = pick_driver(self.options.driver or scenario.driver, settings)
         self.drivers.add(name)
-        deck = scenario.deck()
         upstream = self.upstream_for(scenario)
         needs_sluice = any(t.startswith("sluice") for t in scenario.targets
                            if self.options.targets is None or t in self.options.targets)
@@ -165,49 +192,74 @@ class _Run:
         client = redis.Redis.from_url(redis_url) if redis_url else None
         try:
             urls = self.start_targets(scenario, upstream, redis_url)
-            samples: dict[str, list[RunResult]] = {t: [] for t in urls}
-            store_calls: dict[str, list[tuple[int, dict[str, int]]]] = {t: [] for t in urls}
-            dead: set[str] = set()
-            for round_ in range(self.options.repeats):
-                for target, url in urls.items():
-                    if target in dead:
-                        continue
-                    sluice = target.startswith("sluice")
-                    if client is not None and sluice:
-                        if scenario.fresh_state:
-                            client.flushall()
-                        client.config_resetstat()
-                    label = f"{scenario.name} {target} #{round_ + 1}"
-                    try:
-                        result = driver(url, deck, settings, label=label,
-                                        progress=self.options.progress)
-                    except RuntimeError as exc:  # the target died: keep the other results
-                        print(f"  {label}: {exc}", file=sys.stderr)
-                        self.failures.append({"scenario": scenario.name, "target": target,
-                                              "error": str(exc)})
-                        dead.add(target)
-                        continue
-                    samples[target].append(result)
-                    if client is not None and sluice:
-                        sent = result.warmup_requests + result.requests + result.errors
-                        store_calls[target].append((sent, redis_calls(client)))
-                    print(f"  {label}: {result.rps:,.0f} rps, p99 {result.latency_ms['p99']} ms,"
-                          f" status {result.status}, errors {result.errors}", file=sys.stderr)
-            for target, runs in samples.items():
-                if not runs:
-                    continue
-                entry = report.aggregate(scenario.name, target, runs)
-                entry["upstream"] = "python" if scenario.upstream else (
-                    "nginx" if shutil.which("nginx") else "python")
-                if store_calls[target]:
-                    entry["redis"] = redis_summary(store_calls[target])
-                expect = scenario.expect.get("admitted")
-                if expect and target.startswith("sluice"):
-                    entry["admitted"] = admitted_summary(expect, settings, runs)
-                self.runs.append(entry)
-        finally:
+        except BaseException:
             if client is not None:
                 client.close()
+            raise
+        return _Prepared(scenario, settings, driver, scenario.deck(), client, urls)
+
+    def round(self, p: _Prepared, round_: int) -> None:
+        scenario = p.scenario
+        for target, url in p.urls.items():
+            if target in p.dead:
+                continue
+            sluice = target.startswith("sluice")
+            if p.client is not None and sluice:
+                if scenario.fresh_state:
+                    p.client.flushall()
+                p.client.config_resetstat()
+            label = f"{scenario.name} {target} #{round_ + 1}"
+            try:
+                result = p.driver(url, p.deck, p.settings, label=label,
+                                  progress=self.options.progress)
+            except RuntimeError as exc:  # the target died: keep the other results
+                print(f"  {label}: {exc}", file=sys.stderr)
+                self.failures.append({"scenario": scenario.name, "target": target,
+                                      "error": str(exc)})
+                p.dead.add(target)
+                continue
+            p.samples[target].append(result)
+            if p.client is not None and sluice:
+                sent = result.warmup_requests + result.requests + result.errors
+                p.store_calls[target].append((sent, redis_calls(p.client)))
+            print(f"  {label}: {result.rps:,.0f} rps, p99 {result.latency_ms['p99']} ms,"
+                  f" status {result.status}, errors {result.errors}", file=sys.stderr)
+
+    def finish(self, p: _Prepared) -> None:
+        scenario = p.scenario
+        for target, runs in p.samples.items():
+            if not runs:
+                continue
+            entry = report.aggregate(scenario.name, target, runs)
+            entry["upstream"] = "python" if scenario.upstream else (
+                "nginx" if shutil.which("nginx") else "python")
+            if p.store_calls[target]:
+                entry["redis"] = redis_summary(p.store_calls[target])
+            expect = scenario.expect.get("admitted")
+            if expect and target.startswith("sluice"):
+                entry["admitted"] = admitted_summary(expect, p.settings, runs)
+            self.runs.append(entry)
+
+
+class _Prepared:
+    """One scenario with its targets started: what its rounds need and what they gathered."""
+
+    def __init__(self, scenario: Scenario, settings: LoadSettings, driver: Driver,
+                 deck: Sequence[RequestSpec], client: redis.Redis | None,
+                 urls: dict[str, str]) -> None:
+        self.scenario = scenario
+        self.settings = settings
+        self.driver = driver
+        self.deck = deck
+        self.client = client
+        self.urls = urls
+        self.samples: dict[str, list[RunResult]] = {t: [] for t in urls}
+        self.store_calls: dict[str, list[tuple[int, dict[str, int]]]] = {t: [] for t in urls}
+        self.dead: set[str] = set()
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
 
 
 def redis_summary(calls: list[tuple[int, dict[str, int]]]) -> dict[str, Any]:
@@ -241,9 +293,12 @@ def compare(scenarios: Sequence[Scenario], options: CompareOptions) -> dict[str,
     sup = Supervisor(workdir)
     run = _Run(options, sup)
     try:
-        for scenario in scenarios:
-            print(f"[{scenario.name}] {scenario.description}".rstrip(), file=sys.stderr)
-            run.scenario(scenario)
+        if options.interleave:
+            run.interleaved(scenarios)
+        else:
+            for scenario in scenarios:
+                print(f"[{scenario.name}] {scenario.description}".rstrip(), file=sys.stderr)
+                run.scenario(scenario)
     finally:
         sup.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)

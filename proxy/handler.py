@@ -351,7 +351,7 @@ class Gateway:
         h["x-amzn-RequestId"] = ctx.request_id
         h["x-amz-apigw-id"] = ctx.extended_request_id
         if err.response_type in _TRACED:
-            h["X-Amzn-Trace-Id"] = trace_id()
+            h["X-Amzn-Trace-Id"] = trace_id(ctx.request_time_epoch_ms // 1000)
         ctx.error_response_type = err.response_type
         ctx.error_message = err.message
         ctx.response_length = len(rendered.body)
@@ -399,11 +399,13 @@ def _set_headers(resp: web.StreamResponse, ctx: RequestContext, headers: list[tu
         h["Content-Type"] = "application/json"
     h["x-amzn-RequestId"] = ctx.request_id
     h["x-amz-apigw-id"] = ctx.extended_request_id
-    h["X-Amzn-Trace-Id"] = trace_id()
+    h["X-Amzn-Trace-Id"] = trace_id(ctx.request_time_epoch_ms // 1000)
 
 
 def _port(request: web.BaseRequest) -> int:
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    # aiohttp caches the sockname per connection; asking the transport is a getsockname()
+    # syscall per request (1.6% of the proxy profile)
+    sockname = request.protocol.sockname
     if sockname:
         return int(sockname[1])
     return 443 if request.scheme == "https" else 80

@@ -304,6 +304,20 @@ async def test_compare_writes_contract_json_and_plots(tmp_path: Path) -> None:
     assert "naive-aiohttp" in out  # the table
 
 
+async def test_compare_interleave_alternates_rounds_across_scenarios(tmp_path: Path) -> None:
+    code, out = await _bench(
+        "compare", "--scenarios", "proxy,bare", "--duration", "1", "--repeats", "2",
+        "--connections", "4", "--targets", "sluice", "--interleave",
+        "--json", str(tmp_path / "r.json"), "--no-progress", limit_s=90.0)
+    assert code == 0, out
+    rounds = [line.split(":")[0].strip() for line in out.splitlines()
+              if line.strip().startswith(("proxy sluice #", "bare sluice #"))]
+    assert rounds == ["proxy sluice #1", "bare sluice #1", "proxy sluice #2", "bare sluice #2"]
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert validate_report(doc) == []
+    assert [(r["scenario"], r["repeats"]) for r in doc["runs"]] == [("proxy", 2), ("bare", 2)]
+
+
 async def test_run_drives_an_existing_deployment(
         upstream: tuple[web.Application, str], tmp_path: Path) -> None:
     app, url = upstream
