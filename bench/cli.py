@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         settings = replace(settings, warmup_s=args.warmup)
     result = drive_target(args.target, scenario.deck(), settings,
                           args.driver or scenario.driver,
-                          progress=False if args.no_progress else None, interleave=args.interleave)
+                          progress=False if args.no_progress else None)
     entry = report.aggregate(scenario.name, args.target, [result])
     doc = {"machine": report.machine_info(driver=result.driver), "runs": [entry]}
     return _emit(doc, args.json)
