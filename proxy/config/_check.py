@@ -157,7 +157,7 @@ def integer(lo: int | None = None, hi: int | None = None) -> Kind:
             ck.fail(path, f"{allowed}, got {got}")
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             ck.fail(path, f"{allowed}, got {show(value)}")
-        return value
+        return int(value)  # an int already: int() tells mypy, which keeps Any here
 
     return kind
 
