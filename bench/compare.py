@@ -120,7 +120,7 @@ class _Run:
         for target in wanted:
             try:
                 if target in ("sluice", "sluice-clientsession"):
-                    config = render_config(scenario, upstream)
+                    config = render_config(scenario, upstream, self.sup.workdir)
                     if config_path is None:
                         config_path = self.sup.workdir / f"{scenario.name}.sluice.yaml"
                         config_path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -196,19 +196,26 @@ def _absolute_definitions(config: dict[str, Any], base: Path) -> None:
             api["definition"] = str((base / definition).resolve())
 
 
-def _substitute(value: Any, upstream: str) -> Any:
+def _substitute(value: Any, names: dict[str, str]) -> Any:
     if isinstance(value, str):
-        return value.replace("{{upstream}}", upstream)
+        for name, text in names.items():
+            value = value.replace(name, text)
+        return value
     if isinstance(value, dict):
-        return {k: _substitute(v, upstream) for k, v in value.items()}
+        return {k: _substitute(v, names) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, upstream) for v in value]
+        return [_substitute(v, names) for v in value]
     return value
 
 
-def render_config(scenario: Scenario, upstream: str) -> dict[str, Any]:
-    """The scenario's Sluice config with ``{{upstream}}`` filled in and its API keys added."""
-    config: dict[str, Any] = _substitute(dict(scenario.sluice_config), upstream)
+def render_config(scenario: Scenario, upstream: str, workdir: Path | None = None) -> dict[str, Any]:
+    """The scenario's Sluice config with ``{{upstream}}`` and ``{{workdir}}`` (the run's
+    scratch directory, removed at the end: access logs go there) filled in, and its API keys
+    added."""
+    names = {"{{upstream}}": upstream}
+    if workdir is not None:
+        names["{{workdir}}"] = str(workdir)
+    config: dict[str, Any] = _substitute(dict(scenario.sluice_config), names)
     keys = scenario.api_keys
     if keys.count:
         ids = [f"bench-{i}" for i in range(keys.count)]

@@ -221,6 +221,13 @@ def test_production_deck_mixes_zipf_paths_and_keys() -> None:
     assert len(plan["apiKeys"]) == 100 == len(config["apiKeys"])
 
 
+def test_observed_access_log_goes_to_the_run_workdir(tmp_path: Path) -> None:
+    (observed,) = discover(["observed"])
+    config = render_config(observed, "127.0.0.1:9", tmp_path)
+    settings = config["apis"][0]["stages"]["bench"]["accessLogSettings"]
+    assert settings == {"format": "JSON", "destination": f"{tmp_path}/observed-access.log"}
+
+
 def test_scenario_errors_name_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nrequests:\n  - {path: /a, api_key: maybe}\n")
