@@ -37,8 +37,9 @@ class Runtime:
         self.limiter = Limiter(storage_from_url(config.storage.url, timeout_s=timeout_s),
                                on_error=config.storage.on_error, timeout_s=timeout_s)
         self.registry = Registry(registry_store_from_url(config.storage.url))
-        self.cache = ResponseCache(cache_storage_from_url(config.storage.url,
-                                                          timeout_s=timeout_s))
+        self.cache = ResponseCache(cache_storage_from_url(
+            config.storage.url, timeout_s=timeout_s,
+            near_bytes=config.storage.near_cache_mb * 2**20))
         self.metrics = metrics if metrics is not None else Metrics()
         self.inflight = inflight if inflight is not None else InFlight(
             config.account.max_concurrency)

@@ -35,14 +35,17 @@ def cache_storage_from_url(
     clock: Callable[[], float] = time.time,
     max_bytes: int = 256 * 2**20,
     timeout_s: float = 0.25,
+    near_bytes: int = 0,
 ) -> CacheStorage:
-    """The store named by ``storage.url``; ``max_bytes`` bounds ``memory://`` only."""
+    """The store named by ``storage.url``; ``max_bytes`` bounds ``memory://`` only,
+    ``near_bytes`` the near cache of a (non-cluster) Redis store (0: none)."""
     if url == "memory://":
         return MemoryCacheStorage(max_bytes=max_bytes, clock=clock)
     if url.startswith(_REDIS_SCHEMES):
         from cache.storage.redis import RedisCacheStorage
 
-        return RedisCacheStorage.from_url(url, timeout_s=timeout_s)
+        return RedisCacheStorage.from_url(url, timeout_s=timeout_s, clock=clock,
+                                          near_bytes=near_bytes)
     raise ValueError(
         f"storage url {url!r} must be memory://, redis://host:port/db, rediss://..., "
         "unix://path or redis+cluster://host:port"

@@ -22,7 +22,7 @@ class CacheStorage(ABC):
         """The live entry of the current generation, or ``None``."""
 
     @abstractmethod
-    async def set(self, stage_ns: str, key: str, value: bytes, ttl_s: int) -> None:
+    async def set(self, stage_ns: str, key: str, value: bytes, ttl_s: float) -> None:
         """Store ``value`` in the stage's current generation for ``ttl_s`` seconds."""
 
     @abstractmethod

@@ -29,18 +29,14 @@ class MemoryCacheStorage(CacheStorage):
         self._entries: OrderedDict[tuple[str, str], tuple[int, float, bytes]] = OrderedDict()
 
     async def get(self, stage_ns: str, key: str) -> bytes | None:
-        slot = (stage_ns, key)
-        entry = self._entries.get(slot)
-        if entry is None:
-            return None
-        generation, expires_at, value = entry
-        if generation != self._generations.get(stage_ns, 0) or self._clock() >= expires_at:
-            self._drop(slot, value)
-            return None
-        self._entries.move_to_end(slot)
-        return value
+        return self.peek(stage_ns, key)
 
-    async def set(self, stage_ns: str, key: str, value: bytes, ttl_s: int) -> None:
+    async def set(self, stage_ns: str, key: str, value: bytes, ttl_s: float) -> None:
+        self.put(stage_ns, key, value, ttl_s)
+
+    def put(self, stage_ns: str, key: str, value: bytes, ttl_s: float) -> None:
+        """:meth:`set` without the coroutine (the Redis store's near cache fills from a
+        reply callback)."""
         slot = (stage_ns, key)
         size = _size(slot, value)
         old = self._entries.pop(slot, None)
@@ -56,11 +52,36 @@ class MemoryCacheStorage(CacheStorage):
         self.bytes_used += size
 
     async def flush(self, stage_ns: str) -> None:
+        self.drop_stage(stage_ns)
+
+    def drop_stage(self, stage_ns: str) -> None:
         self._generations[stage_ns] = self._generations.get(stage_ns, 0) + 1
 
-    async def aclose(self) -> None:
+    def peek(self, stage_ns: str, key: str) -> bytes | None:
+        """:meth:`get` without the coroutine."""
+        slot = (stage_ns, key)
+        entry = self._entries.get(slot)
+        if entry is None:
+            return None
+        generation, expires_at, value = entry
+        if generation != self._generations.get(stage_ns, 0) or self._clock() >= expires_at:
+            self._drop(slot, value)
+            return None
+        self._entries.move_to_end(slot)
+        return value
+
+    def discard(self, stage_ns: str, key: str) -> None:
+        slot = (stage_ns, key)
+        entry = self._entries.get(slot)
+        if entry is not None:
+            self._drop(slot, entry[2])
+
+    def clear(self) -> None:
         self._entries.clear()
         self.bytes_used = 0
+
+    async def aclose(self) -> None:
+        self.clear()
 
     def _drop(self, slot: tuple[str, str], value: bytes) -> None:
         del self._entries[slot]

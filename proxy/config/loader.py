@@ -176,6 +176,7 @@ _STORAGE = record(
         "url": Field(_storage_url),
         "onError": Field(one_of("allow", "deny")),
         "timeoutMs": Field(integer(1)),
+        "nearCacheMb": Field(integer(0, 65536)),
     },
     StorageSettings,
 )

@@ -75,6 +75,9 @@ class StorageSettings:
     on_error: OnStoreError = "allow"
     # Every store call is bounded by this, so a dead store never hangs a request.
     timeout_ms: int = 250
+    # Per process: cache entries read from Redis kept in memory, coherent through Redis
+    # invalidation messages (cache/storage/tracking.py); 0 turns it off. Not on a cluster.
+    near_cache_mb: int = 32
 
 
 @dataclass(frozen=True, slots=True)

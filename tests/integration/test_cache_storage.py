@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
@@ -17,11 +17,12 @@ from redis.asyncio.cluster import RedisCluster
 from cache import CachedResponse, CacheStorageError, ResponseCache, cache_storage_from_url
 from cache.response_cache import RETRY_AFTER_S
 from cache.storage import MemoryCacheStorage
-from cache.storage.redis import entry_key, generation_key
+from cache.storage.redis import RedisCacheStorage, entry_key, generation_key
 from ratelimit.clock import ManualClock
 from tests.support.redis_server import RedisServer
 
 NS = "petstore:prod"
+NEAR_BYTES = 1 << 20
 RESP = CachedResponse(
     200,
     (("Content-Type", "application/octet-stream"), ("X-Name", "caf\u00e9")),
@@ -36,15 +37,17 @@ class Backend:
     clock: ManualClock
 
 
-@pytest.fixture(params=["memory", "redis", "redis_cluster"])
+@pytest.fixture(params=["memory", "redis", "redis_near", "redis_cluster"])
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     clock = ManualClock()
     url = (
         "memory://"
         if request.param == "memory"
-        else request.getfixturevalue(f"{request.param}_url")
+        else request.getfixturevalue(f"{request.param.removesuffix('_near')}_url")
     )
-    cache = ResponseCache(cache_storage_from_url(url, clock=clock, timeout_s=2.0), clock=clock)
+    near = NEAR_BYTES if request.param == "redis_near" else 0
+    cache = ResponseCache(cache_storage_from_url(url, clock=clock, timeout_s=2.0,
+                                                 near_bytes=near), clock=clock)
     yield Backend(request.param, cache, clock)
     await cache.aclose()
 
@@ -320,3 +323,162 @@ async def test_cancelled_lookup_leaves_the_client_usable(redis_url: str) -> None
         assert await cache.lookup(NS, "k") == RESP
     finally:
         await cache.aclose()
+
+
+# ---- the near cache of the Redis store ------------------------------------------------------
+
+def _near(url: str, clock: ManualClock | None = None) -> RedisCacheStorage:
+    storage = cache_storage_from_url(url, near_bytes=NEAR_BYTES, timeout_s=2.0,
+                                     **({"clock": clock} if clock is not None else {}))
+    assert isinstance(storage, RedisCacheStorage)
+    return storage
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Invalidations travel on their own connection: wait for one, 2 s at most."""
+    deadline = time.monotonic() + 2.0
+    while not await condition():
+        assert time.monotonic() < deadline, f"not within 2 s: {what}"
+        await asyncio.sleep(0.005)
+
+
+async def _ready(storage: RedisCacheStorage) -> None:
+    await storage.get(NS, "warm-up")  # starts the listener
+    async def ready() -> bool:
+        return storage.near_ready
+    await _until(ready, "the invalidation listener connected")
+
+
+async def test_near_hit_sends_no_command(redis_server: RedisServer, redis_url: str) -> None:
+    storage = _near(redis_url)
+    try:
+        await _ready(storage)
+        await storage.set(NS, "k", b"v1", 60)
+        async def near() -> bool:
+            # from Redis, kept near unless the set's own invalidation overtook the reply
+            return await storage.get(NS, "k") == b"v1" and storage.near_hits > 0
+        await _until(near, "v1 served from the near cache")
+        _resetstat(redis_server)
+        storage.near_hits = 0
+        assert [await storage.get(NS, "k") for _ in range(5)] == [b"v1"] * 5
+        assert "mget" not in _commandstats(redis_server)
+        assert storage.near_hits == 5
+    finally:
+        await storage.aclose()
+
+
+async def test_near_entry_follows_another_process_write_flush_and_flushall(
+        redis_url: str) -> None:
+    mine, other = _near(redis_url), _near(redis_url)
+    probe = Redis.from_url(redis_url)
+    try:
+        await _ready(mine)
+        await other.set(NS, "k", b"v1", 60)
+        hits = mine.near_hits
+        async def near_v1() -> bool:
+            # the first reply is kept near unless the set's invalidation overtook it
+            return await mine.get(NS, "k") == b"v1" and mine.near_hits > hits
+        await _until(near_v1, "v1 served from the near cache")
+
+        await other.set(NS, "k", b"v2", 60)
+        async def sees_v2() -> bool:
+            return await mine.get(NS, "k") == b"v2"
+        await _until(sees_v2, "another process's store replaces the near entry")
+
+        await other.flush(NS)
+        async def flushed() -> bool:
+            return await mine.get(NS, "k") is None
+        await _until(flushed, "another process's flush empties the stage")
+
+        await other.set(NS, "k", b"v3", 60)
+        await _until(lambda: _equals(mine, "k", b"v3"), "the entry after the flush")
+        await probe.flushall()
+        await _until(flushed, "FLUSHALL empties the near cache")
+    finally:
+        await probe.aclose()
+        await mine.aclose()
+        await other.aclose()
+
+
+async def _equals(storage: RedisCacheStorage, key: str, value: bytes) -> bool:
+    return await storage.get(NS, key) == value
+
+
+async def test_near_entry_expires_with_the_redis_ttl(redis_url: str) -> None:
+    clock = ManualClock()
+    storage = _near(redis_url, clock)
+    try:
+        await _ready(storage)
+        await storage.set(NS, "k", b"v", 60)
+        assert await storage.get(NS, "k") == b"v"
+        clock.advance(59.9)
+        assert await storage.get(NS, "k") == b"v"
+        hits = storage.near_hits
+        clock.advance(0.2)
+        assert await storage.get(NS, "k") is None  # neither near nor from Redis's stamp
+        assert storage.near_hits == hits
+    finally:
+        await storage.aclose()
+
+
+async def test_own_store_and_flush_are_seen_at_once(redis_url: str) -> None:
+    storage = _near(redis_url)
+    try:
+        await _ready(storage)
+        await storage.set(NS, "k", b"v1", 60)
+        assert await storage.get(NS, "k") == b"v1"
+        await storage.set(NS, "k", b"v2", 60)  # no wait for the invalidation
+        assert await storage.get(NS, "k") == b"v2"
+        await storage.flush(NS)
+        assert await storage.get(NS, "k") is None
+    finally:
+        await storage.aclose()
+
+
+async def test_invalidation_while_the_mget_is_out_keeps_the_reply_out_of_the_near_cache(
+        redis_url: str) -> None:
+    storage = _near(redis_url)
+    try:
+        await _ready(storage)
+        await storage.set(NS, "k", b"v1", 60)
+        lookup = asyncio.ensure_future(storage.get(NS, "k"))
+        await asyncio.sleep(0)  # queued; its MGET goes out on the next loop turns
+        # the invalidation of a write that Redis ran after the MGET, arriving first
+        storage._invalidated([entry_key(NS, "k").encode()])
+        assert await lookup == b"v1"
+        hits = storage.near_hits
+        assert await storage.get(NS, "k") == b"v1"
+        assert storage.near_hits == hits  # went to Redis: the reply was not kept
+    finally:
+        await storage.aclose()
+
+
+async def test_near_cache_is_emptied_and_unused_while_the_listener_is_down(
+        own_redis: RedisServer) -> None:
+    storage = _near(own_redis.url)
+    try:
+        await _ready(storage)
+        await storage.set(NS, "k", b"old", 60)
+        assert await storage.get(NS, "k") == b"old"
+        own_redis.stop()
+        async def down() -> bool:
+            return not storage.near_ready
+        await _until(down, "the listener sees Redis gone")
+        with pytest.raises(CacheStorageError):  # not served from the near cache
+            await storage.get(NS, "k")
+        own_redis.start()  # empty: what was published meanwhile is lost
+        await _ready(storage)
+        assert await storage.get(NS, "k") is None
+    finally:
+        await storage.aclose()
+
+
+async def test_cluster_store_has_no_near_cache(redis_cluster_url: str) -> None:
+    storage = cache_storage_from_url(redis_cluster_url, near_bytes=NEAR_BYTES)
+    assert isinstance(storage, RedisCacheStorage)
+    try:
+        await storage.set(NS, "k", b"v", 60)
+        assert [await storage.get(NS, "k") for _ in range(3)] == [b"v"] * 3
+        assert storage.near_hits == 0 and not storage.near_ready
+    finally:
+        await storage.aclose()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 
+from cache.storage.redis import RedisCacheStorage
 from tests.support.gateway import run_gateway, serve_app, write_config
 
 OPENAPI = """
@@ -135,20 +137,21 @@ class Backend:
         return app
 
 
-@pytest.fixture(params=["memory", "redis"])
-def storage_url(request: pytest.FixtureRequest) -> str:
+# "redis" runs with the default near cache, "redis-plain" without one
+@pytest.fixture(params=["memory", "redis", "redis-plain"])
+def storage(request: pytest.FixtureRequest) -> dict[str, object]:
     if request.param == "memory":
-        return "memory://"
-    return str(request.getfixturevalue("redis_url"))
+        return {"url": "memory://"}
+    url = str(request.getfixturevalue("redis_url"))
+    return {"url": url} if request.param == "redis" else {"url": url, "nearCacheMb": 0}
 
 
 @pytest.fixture
-async def env(tmp_path: Path, storage_url: str):  # type: ignore[no-untyped-def]
+async def env(tmp_path: Path, storage: dict[str, object]):  # type: ignore[no-untyped-def]
     backend = Backend()
     async with serve_app(backend.app()) as upstream:
         config = write_config(
             tmp_path, OPENAPI, variables={"backend": upstream.removeprefix("http://")},
-            storage_url=storage_url,
             stage_extra={"cacheClusterEnabled": True, "methodSettings": {
                 "*/*": {"cacheTtlInSeconds": 300},
                 "items/{id}/POST": {"cachingEnabled": False},
@@ -158,7 +161,8 @@ async def env(tmp_path: Path, storage_url: str):  # type: ignore[no-untyped-def]
                                "SUCCEED_WITHOUT_RESPONSE_HEADER"},
                 "open/GET": {"requireAuthorizationForCacheControl": False},
             }},
-            extra={"usagePlans": [{"id": "p", "apiStages": [{"apiId": "petstore",
+            extra={"storage": storage,
+                   "usagePlans": [{"id": "p", "apiStages": [{"apiId": "petstore",
                                                               "stage": "prod"}],
                                    "apiKeys": ["admin", "user"]}],
                    "apiKeys": [{"id": "admin", "value": ADMIN, "invalidateCache": True},
@@ -286,3 +290,45 @@ async def test_flush_endpoint(env, tmp_path: Path) -> None:  # type: ignore[no-u
     await gw.runtime.cache.flush("petstore:prod")
     await get(client, f"{gw.url}/prod/items/1")
     assert backend.calls["/items/1"] == 2
+
+
+async def test_two_gateways_on_redis_see_each_others_refresh_and_flush(
+        tmp_path: Path, redis_url: str) -> None:
+    """Each gateway keeps hits in its near cache; Redis's invalidations keep them coherent."""
+    backend = Backend()
+    async with serve_app(backend.app()) as upstream:
+        config = write_config(
+            tmp_path, OPENAPI, variables={"backend": upstream.removeprefix("http://")},
+            stage_extra={"cacheClusterEnabled": True,
+                         "methodSettings": {"*/*": {"cacheTtlInSeconds": 300,
+                                                    "requireAuthorizationForCacheControl":
+                                                        False}}},
+            extra={"storage": {"url": redis_url}})
+        async with run_gateway(config) as a, run_gateway(config) as b, \
+                aiohttp.ClientSession() as client:
+            url_a, url_b = f"{a.url}/prod/items/1", f"{b.url}/prod/items/1"
+
+            async def n_at(url: str) -> object:
+                _, body, _ = await get(client, url)
+                return body["n"]  # type: ignore[index]
+
+            async def until(url: str, n: int) -> None:
+                deadline = time.monotonic() + 2.0
+                while await n_at(url) != n:
+                    assert time.monotonic() < deadline, f"{url} did not serve n={n} within 2 s"
+                    await asyncio.sleep(0.005)
+
+            assert await n_at(url_a) == 1
+            await until(url_b, 1)  # B's first lookup reads A's entry from Redis
+            storage = a.runtime.cache.storage
+            assert isinstance(storage, RedisCacheStorage) and storage.near_ready
+            deadline = time.monotonic() + 2.0
+            while storage.near_hits == 0:  # A serves its hits from memory...
+                assert await n_at(url_a) == 1
+                assert time.monotonic() < deadline, "no near-cache hit within 2 s"
+
+            await get(client, url_b, **{"Cache-Control": "max-age=0"})
+            await until(url_a, 2)  # ...and yet sees B's refresh
+            await b.runtime.cache.flush("petstore:prod")
+            await until(url_a, 3)  # and B's flush: A misses and calls the backend
+            assert backend.calls["/items/1"] == 3

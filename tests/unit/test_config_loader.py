@@ -247,6 +247,8 @@ FIELD_CASES: list[tuple[tuple[Any, ...], Any, str, str]] = [
     (("storage", "url"), "redis+cluster://h:7000/3", "storage.url", "must be memory://"),
     (("storage", "onError"), "maybe", "storage.onError", "must be one of allow, deny, got 'maybe'"),
     (("storage", "timeoutMs"), 0, "storage.timeoutMs", "must be an integer >= 1, got 0"),
+    (("storage", "nearCacheMb"), -1, "storage.nearCacheMb",
+     "must be an integer between 0 and 65536, got -1"),
     (
         ("account", "throttle", "rateLimit"),
         -1,
