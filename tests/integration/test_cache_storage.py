@@ -482,3 +482,22 @@ async def test_cluster_store_has_no_near_cache(redis_cluster_url: str) -> None:
         assert storage.near_hits == 0 and not storage.near_ready
     finally:
         await storage.aclose()
+
+
+async def test_repeat_hits_decode_once_and_a_new_entry_is_decoded_anew() -> None:
+    cache = ResponseCache(MemoryCacheStorage(max_bytes=64 * 2**20, clock=ManualClock()))
+    await cache.store(NS, "k", RESP, 60)
+    first = await cache.lookup(NS, "k")
+    assert first == RESP and await cache.lookup(NS, "k") is first  # the same bytes: no decode
+    newer = CachedResponse(201, (), b"newer")
+    await cache.store(NS, "k", newer, 60)
+    assert await cache.lookup(NS, "k") == newer
+
+
+async def test_decoded_entries_held_are_bounded_in_bytes() -> None:
+    cache = ResponseCache(MemoryCacheStorage(max_bytes=256 * 2**20, clock=ManualClock()))
+    big = CachedResponse(200, (), b"x" * (2**20 - 100))
+    for i in range(40):  # 40 MiB of entries, each looked up
+        await cache.store(NS, f"k{i}", big, 60)
+        assert await cache.lookup(NS, f"k{i}") == big
+    assert cache._decoded_bytes <= 16 * 2**20
