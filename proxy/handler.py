@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -163,21 +163,15 @@ class Gateway:
             if route.api_key_required:
                 key, plan = self._authenticate(request, route, ctx)
             await self._throttle(route, key, plan, ctx)
-            body, stream = await _read_body(request, length)
-            call = Call(
-                method=request.method, raw_path=path, query_string=query,
-                headers=request.headers, raw_headers=request.raw_headers, query=request.query,
-                path_params=match.path_params, body=body, stream=stream,
-                content_length=length, ctx=ctx, scheme=request.scheme,
-                host_port=_port(request),
-            )
             if route.cache is not None:
                 errors = self.cache.errors
                 try:
-                    return await self._cached(request, route, call, key)
+                    return await self._cached(request, route, match.path_params, ctx, key,
+                                              path, query, length)
                 finally:
                     if self.cache.errors != errors and self.metrics is not None:
                         self.metrics.cache_errors.inc(self.cache.errors - errors)
+            call = await _call(request, ctx, match.path_params, path, query, length)
             outcome = await self._integrate(route, call)
             return await self._respond(request, ctx, outcome)
         finally:
@@ -244,12 +238,14 @@ class Gateway:
             if route.invoker.type_name != "MOCK":
                 call.ctx.integration_latency_ms = (time.perf_counter() - began) * 1000
 
-    async def _cached(self, request: web.BaseRequest, route: MethodRoute, call: Call,
-                      key: KeyRecord | None) -> web.StreamResponse:
+    async def _cached(self, request: web.BaseRequest, route: MethodRoute,
+                      path_params: Mapping[str, str], ctx: RequestContext,
+                      key: KeyRecord | None, path: str, query: str,
+                      length: int | None) -> web.StreamResponse:
         mc = route.cache
         assert mc is not None
-        ctx = call.ctx
-        cache_key = mc.key.key(call.path_params, call.query, call.headers)
+        # The Call (and the request body) only on a miss: a hit never needs them.
+        cache_key = mc.key.key(path_params, request.query, request.headers)
         decision = invalidation(
             request.headers.get("Cache-Control"),
             require_authorization=mc.settings.require_authorization,
@@ -269,6 +265,7 @@ class Gateway:
         ctx.cache_status = "miss"
 
         async def fetch() -> CachedResponse:
+            call = await _call(request, ctx, path_params, path, query, length)
             outcome = await self._integrate(route, call)
             body = outcome.body
             if body is None and outcome.upstream is not None:
@@ -400,6 +397,19 @@ def _set_headers(resp: web.StreamResponse, ctx: RequestContext, headers: list[tu
     h["x-amzn-RequestId"] = ctx.request_id
     h["x-amz-apigw-id"] = ctx.extended_request_id
     h["X-Amzn-Trace-Id"] = trace_id(ctx.request_time_epoch_ms // 1000)
+
+
+async def _call(request: web.BaseRequest, ctx: RequestContext, path_params: Mapping[str, str],
+                path: str, query: str, length: int | None) -> Call:
+    """The method request as integrations see it, its body read (or left to stream)."""
+    body, stream = await _read_body(request, length)
+    return Call(
+        method=request.method, raw_path=path, query_string=query,
+        headers=request.headers, raw_headers=request.raw_headers, query=request.query,
+        path_params=path_params, body=body, stream=stream,
+        content_length=length, ctx=ctx, scheme=request.scheme,
+        host_port=_port(request),
+    )
 
 
 def _port(request: web.BaseRequest) -> int:
