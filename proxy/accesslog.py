@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import operator
 import queue
@@ -21,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any, cast
 
 from proxy.context import RequestContext
 
@@ -298,7 +299,7 @@ class AccessLog:
         self._dropped_io = 0  # writer thread only
         self._closed = False
         self._reported = False
-        self._stream: IO[str] | None = None
+        self._stream: IO[Any] | None = None
         if destination == "stdout":
             self._stream = sys.stdout
         elif destination == "stderr":
@@ -347,7 +348,12 @@ class AccessLog:
             self._dropped_full += len(batch)
             return
         self._queued_lines += len(batch)
-        self._queue.put_nowait(batch)
+        # Joined and encoded here, once a batch (C loops, ~0.1 ms for 500 lines), so the writer
+        # thread runs almost no Python: all it does is a write that releases the GIL. With the
+        # join and a text stream in the thread, its GIL hand-offs cost the loop ~11% of the
+        # bench observed scenario's throughput.
+        data = ("\n".join(batch) + "\n").encode("utf-8", "backslashreplace")
+        self._queue.put_nowait((len(batch), data))
 
     async def aclose(self) -> None:
         """Write what is queued, flush, close the file; later writes are dropped."""
@@ -372,34 +378,44 @@ class AccessLog:
                 except queue.Empty:
                     break
             stop = items[-1] is _STOP
-            lines = [line for item in items if item is not _STOP
-                     for line in item]  # type: ignore[attr-defined]
-            self._queued_lines -= len(lines)
-            if lines:
+            batches = [cast(tuple[int, bytes], item) for item in items if item is not _STOP]
+            count = sum(n for n, _ in batches)
+            self._queued_lines -= count
+            if count:
+                data = b"".join(d for _, d in batches)
                 if broken_at is not None and time.monotonic() - broken_at < _RETRY_AFTER:
-                    self._dropped_io += len(lines)
+                    self._dropped_io += count
                 else:
-                    broken_at = None if self._emit(lines) else time.monotonic()
+                    broken_at = None if self._emit(count, data) else time.monotonic()
             if stop:
                 self._close_file()
                 return
 
-    def _emit(self, lines: list[object]) -> bool:
+    def _emit(self, count: int, data: bytes) -> bool:
         try:
             stream = self._stream
             if stream is None:
-                stream = self._stream = open(self.destination, "a", encoding="utf-8")  # noqa: SIM115
-            stream.write("\n".join(map(str, lines)) + "\n")
-            stream.flush()
+                stream = self._stream = open(self.destination, "ab")  # noqa: SIM115
+            raw = getattr(stream, "buffer", None)  # sys.stdout and sys.stderr are text
+            if raw is not None:
+                stream.flush()
+                raw.write(data)
+                raw.flush()
+            elif isinstance(stream, io.TextIOBase):  # a stand-in without a buffer (pytest)
+                stream.write(data.decode("utf-8", "replace"))
+                stream.flush()
+            else:
+                stream.write(data)
+                stream.flush()
         except (OSError, ValueError) as exc:  # ValueError: write to a closed file
-            self._dropped_io += len(lines)
+            self._dropped_io += count
             if not self._reported:
                 self._reported = True
                 log.error("access log destination %s is not writable (%s): dropping lines",
                           self.destination, exc, extra={"destination": self.destination})
             self._close_file()
             return False
-        self.written += len(lines)
+        self.written += count
         return True
 
     def _close_file(self) -> None:
