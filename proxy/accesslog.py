@@ -251,8 +251,8 @@ def _unset(_ctx: RequestContext) -> str:
 def compile_format(fmt: str) -> Callable[[RequestContext], str]:
     """Compile an access log format (or a :data:`PRESETS` name) into ``ctx -> line``.
 
-    A line of the JSON preset costs ~2.1 us, CLF ~1.7 us (timeit, 2-core machine): about one
-    function call and one escape check per variable.
+    A line of the JSON preset costs ~1.6 us (timeit, 2-core machine; 3.2 us with a getter
+    call per variable): one call and one escape check per variable a client can influence.
     """
     # a format is one line: a newline in it would split every record in two
     fmt = PRESETS.get(fmt, fmt).replace("\r", " ").replace("\n", " ")
@@ -268,12 +268,33 @@ def compile_format(fmt: str) -> Callable[[RequestContext], str]:
         pos = match.end()
     literals.append(fmt[pos:].replace("%", "%%"))
     template = "%s".join(literals)
-    fixed = tuple(getters)
+    # One generated function: the template and a tuple of calls, and the gateway's own values
+    # (ids, address, protocol, numbers: nothing to escape) read inline, without a call.
+    namespace: dict[str, object] = {"_template": template}
+    parts = []
+    for i, (match, get) in enumerate(zip(_VARIABLE.finditer(fmt), getters, strict=True)):
+        inline = _INLINE.get(match.group(1))
+        if inline is None:
+            namespace[f"_g{i}"] = get
+            inline = f"_g{i}(ctx)"
+        parts.append(inline)
+    source = f"def render(ctx):\n    return _template % ({''.join(p + ', ' for p in parts)})\n"
+    exec(source, namespace)  # expressions from _INLINE only: no config text becomes code
+    return cast(Callable[[RequestContext], str], namespace["render"])
 
-    def render(ctx: RequestContext) -> str:
-        return template % tuple([get(ctx) for get in fixed])
 
-    return render
+# Values that never need escaping in any format: the gateway makes them (a request id a client
+# sends is kept only as a parsed UUID), or they are numbers.
+_INLINE: dict[str, str] = {
+    "requestId": '(ctx.request_id or "-")',
+    "extendedRequestId": '(ctx.extended_request_id or "-")',
+    "identity.sourceIp": '(ctx.source_ip or "-")',
+    "protocol": '(ctx.protocol or "-")',
+    "status": '(str(ctx.status) if ctx.status else "-")',
+    "responseLength": '("-" if ctx.response_length is None else str(ctx.response_length))',
+    "requestTimeEpoch": '("-" if ctx.request_time_epoch_ms is None'
+                        ' else str(ctx.request_time_epoch_ms))',
+}
 
 
 # -- writing ----------------------------------------------------------------------------------
