@@ -13,9 +13,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -166,8 +167,10 @@ class Gateway:
             if route.cache is not None:
                 errors = self.cache.errors
                 try:
-                    return await self._cached(request, route, match.path_params, ctx, key,
-                                              path, query, length)
+                    return await self._cached(
+                        request, route, match.path_params, ctx, key,
+                        functools.partial(_call, request, ctx, match.path_params, path, query,
+                                          length))
                 finally:
                     if self.cache.errors != errors and self.metrics is not None:
                         self.metrics.cache_errors.inc(self.cache.errors - errors)
@@ -240,11 +243,11 @@ class Gateway:
 
     async def _cached(self, request: web.BaseRequest, route: MethodRoute,
                       path_params: Mapping[str, str], ctx: RequestContext,
-                      key: KeyRecord | None, path: str, query: str,
-                      length: int | None) -> web.StreamResponse:
+                      key: KeyRecord | None,
+                      make_call: Callable[[], Awaitable[Call]]) -> web.StreamResponse:
         mc = route.cache
         assert mc is not None
-        # The Call (and the request body) only on a miss: a hit never needs them.
+        # make_call (which reads the request body) only on a miss: a hit never needs it.
         cache_key = mc.key.key(path_params, request.query, request.headers)
         decision = invalidation(
             request.headers.get("Cache-Control"),
@@ -265,8 +268,7 @@ class Gateway:
         ctx.cache_status = "miss"
 
         async def fetch() -> CachedResponse:
-            call = await _call(request, ctx, path_params, path, query, length)
-            outcome = await self._integrate(route, call)
+            outcome = await self._integrate(route, await make_call())
             body = outcome.body
             if body is None and outcome.upstream is not None:
                 body = await _drain(outcome)

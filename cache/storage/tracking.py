@@ -82,9 +82,8 @@ class InvalidationListener:
                 reported = False
                 await self._listen()
             except (RedisError, OSError, TimeoutError, _Silent) as exc:
-                if self._closing:  # aclose() closed the socket under the read
-                    pass
-                elif self.ready or not reported:
+                # not when aclose() closed the socket under the read; once per outage
+                if not self._closing and (self.ready or not reported):
                     log.warning("cache invalidation listener lost (%s): near cache off until it"
                                 " reconnects", exc)
                     reported = True

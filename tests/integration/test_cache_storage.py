@@ -20,6 +20,7 @@ from cache.storage import MemoryCacheStorage
 from cache.storage.redis import RedisCacheStorage, entry_key, generation_key
 from ratelimit.clock import ManualClock
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import eventually
 
 NS = "petstore:prod"
 NEAR_BYTES = 1 << 20
@@ -334,19 +335,14 @@ def _near(url: str, clock: ManualClock | None = None) -> RedisCacheStorage:
     return storage
 
 
-async def _until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+async def _until(condition: Callable[[], Awaitable[bool] | bool], what: str) -> None:
     """Invalidations travel on their own connection: wait for one, 2 s at most."""
-    deadline = time.monotonic() + 2.0
-    while not await condition():
-        assert time.monotonic() < deadline, f"not within 2 s: {what}"
-        await asyncio.sleep(0.005)
+    await eventually(condition, 2.0, what)
 
 
 async def _ready(storage: RedisCacheStorage) -> None:
     await storage.get(NS, "warm-up")  # starts the listener
-    async def ready() -> bool:
-        return storage.near_ready
-    await _until(ready, "the invalidation listener connected")
+    await _until(lambda: storage.near_ready, "the invalidation listener connected")
 
 
 async def test_near_hit_sends_no_command(redis_server: RedisServer, redis_url: str) -> None:
@@ -461,9 +457,7 @@ async def test_near_cache_is_emptied_and_unused_while_the_listener_is_down(
         await storage.set(NS, "k", b"old", 60)
         assert await storage.get(NS, "k") == b"old"
         own_redis.stop()
-        async def down() -> bool:
-            return not storage.near_ready
-        await _until(down, "the listener sees Redis gone")
+        await _until(lambda: not storage.near_ready, "the listener sees Redis gone")
         with pytest.raises(CacheStorageError):  # not served from the near cache
             await storage.get(NS, "k")
         own_redis.start()  # empty: what was published meanwhile is lost

@@ -28,6 +28,7 @@ from proxy.upstream import (
     Upstream,
     UpstreamResponse,
 )
+from tests.support.waiting import eventually
 
 # -- servers ------------------------------------------------------------------------------
 
@@ -271,14 +272,6 @@ async def fetch(
     finally:
         resp.release()
     return resp, data
-
-
-async def eventually(check: Callable[[], bool], within: float = 3.0) -> None:
-    """Wait for a condition that a socket event will make true (not a timing assumption)."""
-    end = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < end, "condition not reached"
-        await asyncio.sleep(0.01)
 
 
 def ok(body: bytes, extra: str = "") -> bytes:
