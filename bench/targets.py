@@ -2,7 +2,9 @@
 
 Every process runs in its own session (process group) with its output in a log file under the
 run's temporary directory; ``Supervisor.stop_all`` sends SIGTERM to each group, waits, then
-SIGKILLs, and is called from a ``finally`` so a Ctrl-C or an error leaves nothing behind.
+SIGKILLs, and is called from a ``finally`` so a Ctrl-C or an error leaves nothing behind. A
+Ctrl-C (or SIGTERM) that lands while a child is being forked or while ``stop_all`` runs is held
+until that step is done: raised inside ``Popen`` it would orphan a child nothing knows about.
 Everything listens on 127.0.0.1.
 """
 
@@ -16,9 +18,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +39,31 @@ class StartError(RuntimeError):
     """A process did not become ready; the message carries the tail of its log."""
 
 
+_HELD = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Defer SIGINT/SIGTERM to the end of the block, then deliver them to the usual handlers.
+
+    Blocking with ``pthread_sigmask`` would be inherited by the forked child (nginx and Python
+    would then ignore our SIGTERM), so the Python-level handlers are swapped instead.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: held.append(signum))
+                for sig in _HELD}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -48,6 +76,20 @@ def _port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is alive and not a zombie (read from /proc)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != b"Z":
+                return True
+    return False
 
 
 @dataclass(slots=True)
@@ -71,8 +113,13 @@ class Process:
         # the group may hold children (nginx workers, gateway workers) after the leader left
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        if self.proc.poll() is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=grace_s)
+        # SIGKILL is delivered, not done: wait until no member still runs, so that "stopped"
+        # holds when this returns (orphaned members become zombies of init, not ours to reap)
+        deadline = time.monotonic() + grace_s
+        while _group_running(self.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 class Supervisor:
@@ -85,12 +132,12 @@ class Supervisor:
     def spawn(self, name: str, args: Sequence[str], *, env: Mapping[str, str] | None = None,
               cwd: Path | None = None) -> Process:
         log = self.workdir / f"{name}-{len(self.processes)}.log"
-        with log.open("wb") as out:
+        with _interrupts_held(), log.open("wb") as out:
             proc = subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True,
                                     env={**os.environ, **(env or {})}, cwd=cwd)
-        p = Process(name, proc, log)
-        self.processes.append(p)
+            p = Process(name, proc, log)
+            self.processes.append(p)
         return p
 
     def stop(self, p: Process) -> None:
@@ -99,8 +146,9 @@ class Supervisor:
             self.processes.remove(p)
 
     def stop_all(self) -> None:
-        while self.processes:
-            self.processes.pop().stop()
+        with _interrupts_held():
+            while self.processes:
+                self.processes.pop().stop()
 
     def wait_ready(self, p: Process, check: Callable[[], bool], timeout_s: float = 15.0) -> None:
         deadline = time.monotonic() + timeout_s
