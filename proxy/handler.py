@@ -42,6 +42,7 @@ from proxy.errors import (
 from proxy.gateway_responses import StageGatewayResponses
 from proxy.headers import extended_request_id, request_id, trace_id
 from proxy.integrations.base import Call, Outcome
+from proxy.response import RawResponse
 from ratelimit import (
     Bucket,
     InFlight,
@@ -66,6 +67,10 @@ MAX_CACHEABLE = 1_048_576
 
 _DEFAULT_RESPONSES = StageGatewayResponses({}, {})
 _TRACED = frozenset({"INTEGRATION_TIMEOUT", "INTEGRATION_FAILURE", "API_CONFIGURATION_ERROR"})
+# Set by the gateway on every response, so an integration's header of the same name is dropped
+# (aiohttp's header dict used to overwrite it the same way).
+_GATEWAY_OWN = frozenset({"x-amzn-requestid", "x-amz-apigw-id", "x-amzn-trace-id",
+                          "content-length", "date", "connection", "transfer-encoding"})
 
 
 class Gateway:
@@ -297,7 +302,9 @@ class Gateway:
                                   outcome.content_type_default)
         upstream = outcome.upstream
         resp = web.StreamResponse(status=outcome.status)
-        _set_headers(resp, ctx, outcome.headers, outcome.content_type_default)
+        for name, value in _with_gateway_headers(ctx, outcome.headers,
+                                                 outcome.content_type_default):
+            resp.headers.add(name, value)
         length = next((v for k, v in outcome.headers
                        if k == "x-amzn-Remapped-Content-Length"), None)
         if length is not None and length.isdigit():
@@ -322,16 +329,15 @@ class Gateway:
         return resp
 
     def _buffered(self, ctx: RequestContext, status: int, headers: list[tuple[str, str]],
-                  body: bytes, content_type_default: bool = True) -> web.Response:
+                  body: bytes, content_type_default: bool = True) -> RawResponse:
         if ctx.integration_latency_ms is not None and ctx.integration_status is None:
             ctx.integration_status = status
-        resp = web.Response(status=status, body=body)
-        _set_headers(resp, ctx, headers, content_type_default)
         ctx.response_length = len(body)
-        return resp
+        return RawResponse(status, _with_gateway_headers(ctx, headers, content_type_default),
+                           body)
 
     def _error(self, err: GatewayError, ctx: RequestContext, stage: Stage | None,
-               request: web.BaseRequest) -> web.Response:
+               request: web.BaseRequest) -> RawResponse:
         responses = stage.responses if stage is not None else _DEFAULT_RESPONSES
 
         def lookup(kind: str, name: str) -> str | None:
@@ -342,15 +348,18 @@ class Gateway:
             return None
 
         rendered = responses.render(err.response_type, ctx, lookup, err.message)
-        resp = web.Response(status=rendered.status, body=rendered.body)
-        h = resp.headers
-        h["Content-Type"] = rendered.content_type
-        for name, value in rendered.headers:
-            h.add(name, value)
-        h["x-amzn-RequestId"] = ctx.request_id
-        h["x-amz-apigw-id"] = ctx.extended_request_id
+        # The gateway's own headers win over a customisation's header of the same name.
+        own = {"x-amzn-requestid", "x-amz-apigw-id", "content-length", "date", "connection",
+               "transfer-encoding"}
         if err.response_type in _TRACED:
-            h["X-Amzn-Trace-Id"] = trace_id(ctx.request_time_epoch_ms // 1000)
+            own.add("x-amzn-trace-id")
+        h = [("Content-Type", rendered.content_type)]
+        h += [(name, value) for name, value in rendered.headers if name.lower() not in own]
+        h.append(("x-amzn-RequestId", ctx.request_id))
+        h.append(("x-amz-apigw-id", ctx.extended_request_id))
+        if err.response_type in _TRACED:
+            h.append(("X-Amzn-Trace-Id", trace_id(ctx.request_time_epoch_ms // 1000)))
+        resp = RawResponse(rendered.status, h, rendered.body)
         ctx.error_response_type = err.response_type
         ctx.error_message = err.message
         ctx.response_length = len(rendered.body)
@@ -385,20 +394,17 @@ def _account_bucket(deployment: Deployment) -> Bucket:
     return account_bucket(throttle.rate_limit / n, scale_limit(throttle.burst_limit, n))
 
 
-def _set_headers(resp: web.StreamResponse, ctx: RequestContext, headers: list[tuple[str, str]],
-                 content_type_default: bool) -> None:
-    h = resp.headers
-    has_type = False
-    for name, value in headers:
-        if not has_type and name.lower() == "content-type":
-            has_type = True
-        h.add(name, value)
-    if not has_type and content_type_default:
+def _with_gateway_headers(ctx: RequestContext, headers: list[tuple[str, str]],
+                          content_type_default: bool) -> list[tuple[str, str]]:
+    """The integration's headers plus the ones API Gateway adds to every response."""
+    out = [(name, value) for name, value in headers if name.lower() not in _GATEWAY_OWN]
+    if content_type_default and not any(name.lower() == "content-type" for name, _ in out):
         # "API Gateway includes a Content-Type header for all integration responses" (DG)
-        h["Content-Type"] = "application/json"
-    h["x-amzn-RequestId"] = ctx.request_id
-    h["x-amz-apigw-id"] = ctx.extended_request_id
-    h["X-Amzn-Trace-Id"] = trace_id(ctx.request_time_epoch_ms // 1000)
+        out.append(("Content-Type", "application/json"))
+    out.append(("x-amzn-RequestId", ctx.request_id))
+    out.append(("x-amz-apigw-id", ctx.extended_request_id))
+    out.append(("X-Amzn-Trace-Id", trace_id(ctx.request_time_epoch_ms // 1000)))
+    return out
 
 
 async def _call(request: web.BaseRequest, ctx: RequestContext, path_params: Mapping[str, str],
