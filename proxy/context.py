@@ -41,13 +41,15 @@ class RequestContext:
         "start",
         "status",
         "throttle_level",
+        "trace_id",
         "user_agent",
     )
 
     def __init__(self, request_id: str, extended_request_id: str, start: float,
-                 request_time_epoch_ms: int) -> None:
+                 request_time_epoch_ms: int, trace_id: str = "") -> None:
         self.request_id = request_id
         self.extended_request_id = extended_request_id
+        self.trace_id = trace_id  # X-Amzn-Trace-Id
         self.start = start  # time.perf_counter() at receipt
         self.request_time_epoch_ms = request_time_epoch_ms
         self.api_id: str | None = None

@@ -40,7 +40,7 @@ from proxy.errors import (
     UpstreamError,
 )
 from proxy.gateway_responses import StageGatewayResponses
-from proxy.headers import extended_request_id, request_id, trace_id
+from proxy.headers import request_ids
 from proxy.integrations.base import Call, Outcome
 from proxy.response import RawResponse
 from ratelimit import (
@@ -101,8 +101,9 @@ class Gateway:
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         start = time.perf_counter()
         headers = request.headers
-        ctx = RequestContext(request_id(headers.get("x-amzn-RequestId")), extended_request_id(),
-                             start, int(time.time() * 1000))
+        epoch_ms = int(time.time() * 1000)
+        rid, apigw_id, trace = request_ids(headers.get("x-amzn-RequestId"), epoch_ms // 1000)
+        ctx = RequestContext(rid, apigw_id, start, epoch_ms, trace)
         ctx.http_method = request.method
         ctx.source_ip = request.remote
         ctx.user_agent = headers.get("User-Agent")
@@ -299,12 +300,17 @@ class Gateway:
                        outcome: Outcome) -> web.StreamResponse:
         if outcome.upstream is None:
             return self._buffered(ctx, outcome.status, outcome.headers, outcome.body or b"",
-                                  outcome.content_type_default)
+                                  outcome.content_type_default, outcome.clean)
         upstream = outcome.upstream
         resp = web.StreamResponse(status=outcome.status)
-        for name, value in _with_gateway_headers(ctx, outcome.headers,
-                                                 outcome.content_type_default):
-            resp.headers.add(name, value)
+        h = resp.headers
+        for name, value in (outcome.headers if outcome.clean else
+                            _integration_headers(outcome.headers,
+                                                 outcome.content_type_default)):
+            h.add(name, value)
+        h["x-amzn-RequestId"] = ctx.request_id
+        h["x-amz-apigw-id"] = ctx.extended_request_id
+        h["X-Amzn-Trace-Id"] = ctx.trace_id
         length = next((v for k, v in outcome.headers
                        if k == "x-amzn-Remapped-Content-Length"), None)
         if length is not None and length.isdigit():
@@ -329,12 +335,17 @@ class Gateway:
         return resp
 
     def _buffered(self, ctx: RequestContext, status: int, headers: list[tuple[str, str]],
-                  body: bytes, content_type_default: bool = True) -> RawResponse:
+                  body: bytes, content_type_default: bool = True,
+                  clean: bool = False) -> RawResponse:
         if ctx.integration_latency_ms is not None and ctx.integration_status is None:
             ctx.integration_status = status
         ctx.response_length = len(body)
-        return RawResponse(status, _with_gateway_headers(ctx, headers, content_type_default),
-                           body)
+        if not clean:
+            headers = _integration_headers(headers, content_type_default)
+        return RawResponse(status, headers, body,
+                           f"x-amzn-RequestId: {ctx.request_id}\r\n"
+                           f"x-amz-apigw-id: {ctx.extended_request_id}\r\n"
+                           f"X-Amzn-Trace-Id: {ctx.trace_id}\r\n")
 
     def _error(self, err: GatewayError, ctx: RequestContext, stage: Stage | None,
                request: web.BaseRequest) -> RawResponse:
@@ -355,11 +366,11 @@ class Gateway:
             own.add("x-amzn-trace-id")
         h = [("Content-Type", rendered.content_type)]
         h += [(name, value) for name, value in rendered.headers if name.lower() not in own]
-        h.append(("x-amzn-RequestId", ctx.request_id))
-        h.append(("x-amz-apigw-id", ctx.extended_request_id))
+        own_lines = (f"x-amzn-RequestId: {ctx.request_id}\r\n"
+                     f"x-amz-apigw-id: {ctx.extended_request_id}\r\n")
         if err.response_type in _TRACED:
-            h.append(("X-Amzn-Trace-Id", trace_id(ctx.request_time_epoch_ms // 1000)))
-        resp = RawResponse(rendered.status, h, rendered.body)
+            own_lines += f"X-Amzn-Trace-Id: {ctx.trace_id}\r\n"
+        resp = RawResponse(rendered.status, h, rendered.body, own_lines)
         ctx.error_response_type = err.response_type
         ctx.error_message = err.message
         ctx.response_length = len(rendered.body)
@@ -394,16 +405,14 @@ def _account_bucket(deployment: Deployment) -> Bucket:
     return account_bucket(throttle.rate_limit / n, scale_limit(throttle.burst_limit, n))
 
 
-def _with_gateway_headers(ctx: RequestContext, headers: list[tuple[str, str]],
-                          content_type_default: bool) -> list[tuple[str, str]]:
-    """The integration's headers plus the ones API Gateway adds to every response."""
+def _integration_headers(headers: list[tuple[str, str]],
+                         content_type_default: bool) -> list[tuple[str, str]]:
+    """An integration's headers without the ones the gateway sets itself, and with the default
+    Content-Type when asked for and none is given."""
     out = [(name, value) for name, value in headers if name.lower() not in _GATEWAY_OWN]
     if content_type_default and not any(name.lower() == "content-type" for name, _ in out):
         # "API Gateway includes a Content-Type header for all integration responses" (DG)
         out.append(("Content-Type", "application/json"))
-    out.append(("x-amzn-RequestId", ctx.request_id))
-    out.append(("x-amz-apigw-id", ctx.extended_request_id))
-    out.append(("X-Amzn-Trace-Id", trace_id(ctx.request_time_epoch_ms // 1000)))
     return out
 
 

@@ -42,11 +42,14 @@ def _date() -> str:
 
 
 def encode_head(status: int, headers: list[tuple[str, str]], body_length: int, *,
-                version: tuple[int, int], keep_alive: bool, head_request: bool) -> bytes:
+                version: tuple[int, int], keep_alive: bool, head_request: bool,
+                own_lines: str = "") -> bytes:
     """The status line and header block, ending in the blank line.
 
-    A name or value holding CR or LF would let one header smuggle another (response
-    splitting): counted in one pass over the joined block, and refused as aiohttp refuses it.
+    ``own_lines`` are the gateway's own headers, already formatted ("Name: value\\r\\n" each)
+    from values it made itself. In ``headers`` a name or value holding CR or LF would let one
+    header smuggle another (response splitting): counted in one pass over the joined block,
+    and refused as aiohttp refuses it.
     """
     reason = _REASONS.get(status, "")
     lines = [f"{name}: {value}\r\n" for name, value in headers]
@@ -61,7 +64,8 @@ def encode_head(status: int, headers: list[tuple[str, str]], body_length: int, *
     block = "".join(lines)
     if block.count("\n") != len(lines) or block.count("\r") != len(lines):
         raise ValueError("a response header name or value holds CR or LF")
-    return f"HTTP/{version[0]}.{version[1]} {status} {reason}\r\n{block}\r\n".encode("latin-1")
+    return (f"HTTP/{version[0]}.{version[1]} {status} {reason}\r\n{own_lines}{block}\r\n"
+            .encode("latin-1"))
 
 
 class RawResponse(web.StreamResponse):
@@ -71,10 +75,12 @@ class RawResponse(web.StreamResponse):
     reads only ``prepare``, ``write_eof`` and ``keep_alive``, and the pipeline ``status``.
     """
 
-    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes,
+                 own_lines: str = "") -> None:
         self._status = status
         self._raw_headers = headers
         self._raw_body = body
+        self._own_lines = own_lines
         self._keep_alive = None
         self._state = {}  # StreamResponse is a MutableMapping over it (len, bool)
 
@@ -95,7 +101,8 @@ class RawResponse(web.StreamResponse):
         head_request = request.method == "HEAD"
         body = self._raw_body
         head = encode_head(status, self._raw_headers, len(body), version=request.version,
-                           keep_alive=keep_alive, head_request=head_request)
+                           keep_alive=keep_alive, head_request=head_request,
+                           own_lines=self._own_lines)
         if head_request or status < 200 or status in (204, 304) or not body:
             transport.write(head)
         elif len(body) > _DRAIN_ABOVE:

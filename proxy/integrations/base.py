@@ -41,6 +41,9 @@ class Outcome:
     body: bytes | None
     upstream: UpstreamResponse | None = None  # streamed body: the caller streams and releases
     content_type_default: bool = True  # add Content-Type: application/json when none is given
+    # headers already as the client gets them (no gateway-owned name, Content-Type resolved):
+    # HTTP_PROXY's remap does that in its one pass, so the handler need not look again
+    clean: bool = False
 
 
 class Invoker(ABC):

@@ -142,8 +142,8 @@ class HttpProxyInvoker(Invoker):
         out = remap_response(resp.headers)
         if resp.body is not None:
             resp.release()
-            return Outcome(resp.status, out, resp.body)
-        return Outcome(resp.status, out, None, resp)
+            return Outcome(resp.status, out, resp.body, clean=True)
+        return Outcome(resp.status, out, None, resp, clean=True)
 
 
 async def _iter_stream(stream: object):  # type: ignore[no-untyped-def]

@@ -156,7 +156,7 @@ async def test_no_length_and_no_body_for_204_and_304(wire: Wire, code: int) -> N
 
 async def test_head_has_headers_and_no_body(wire: Wire) -> None:
     wire.send(_get("/prod/ok", method="HEAD"), _get("/prod/mock"))
-    status, headers, _ = await wire.response(head=True)
+    status, _, _ = await wire.response(head=True)
     assert status == "HTTP/1.1 200 OK"
     status, _, body = await wire.response()
     assert status == "HTTP/1.1 200 OK" and body == b'{"mock": 1}'

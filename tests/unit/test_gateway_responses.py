@@ -126,9 +126,39 @@ def test_header_helpers() -> None:
                         (b"x-forwarded-for", b"1.2.3.4"), (b"Expect", b"100-continue"),
                         (b"Keep-Alive", b"5"), (b"Cookie", b"c")]) == [("X-A", "1"),
                                                                       ("Cookie", "c")]
+    # no Content-Type from the backend: application/json is added, as AWS does
     assert remap_response([("Date", "d"), ("Transfer-Encoding", "chunked"), ("ETag", "e"),
                            ("connection", "close"), ("Keep-Alive", "timeout=5")]) == [
-        ("x-amzn-Remapped-Date", "d"), ("ETag", "e"), ("x-amzn-Remapped-Connection", "close")]
+        ("x-amzn-Remapped-Date", "d"), ("ETag", "e"), ("x-amzn-Remapped-Connection", "close"),
+        ("Content-Type", "application/json")]
+    # the backend's own Content-Type is kept, once; ids the gateway sets itself are dropped
+    assert remap_response([("content-type", "text/plain"), ("X-Amz-Apigw-Id", "x"),
+                           ("X-Amzn-Trace-Id", "Root=1-0-0"), ("Server", "s"),
+                           ("x-amzn-RequestId", "b")]) == [
+        ("content-type", "text/plain"), ("x-amzn-Remapped-Server", "s"),
+        ("x-amzn-Remapped-x-amzn-RequestId", "b")]
+
+
+def test_request_ids_come_from_one_cut_and_keep_a_client_uuid() -> None:
+    import base64
+    import re
+    import uuid
+
+    from proxy.headers import request_ids
+
+    seen: set[str] = set()
+    for _ in range(500):
+        rid, apigw, trace = request_ids(None, 0x6B028A73)
+        parsed = uuid.UUID(rid)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == rid
+        assert len(apigw) == 16 and apigw.endswith("=") and len(base64.b64decode(apigw)) == 11
+        assert re.fullmatch(r"Root=1-6b028a73-[0-9a-f]{24}", trace)
+        seen.update((rid, apigw, trace))
+    assert len(seen) == 1500  # no id of any of the three kinds repeats
+    client = "C6AF9AC6-7B61-11E6-9A41-93E8DEADBEEF"
+    assert request_ids(client, 0)[0] == client.lower()
+    assert request_ids("not-a-uuid-but-thirty-six-characters", 0)[0] != (
+        "not-a-uuid-but-thirty-six-characters")
 
 
 def test_request_ids_are_uuid4_and_client_uuids_kept() -> None:
