@@ -53,7 +53,9 @@ class UnsupportedInvoker(Invoker):
         return f"{self.type_name} (not supported yet: answers 500)"
 
 
-@dataclass(frozen=True, slots=True)
+# eq=False: a route is itself, hashed by identity in C (the handler keys per-route caches by
+# it); a generated __hash__ over thirteen fields would run on every request.
+@dataclass(frozen=True, slots=True, eq=False)
 class MethodRoute:
     api_id: str
     stage: str

@@ -99,10 +99,18 @@ class Limiter:
         self._next_warning = 0.0
         self.fallback_count = 0
 
+    def decide_now(self, buckets: Sequence[Bucket], quota: Quota | None) -> Decision | None:
+        """``decide`` without a coroutine when the embedded store answers at once; None when
+        the store is remote and the caller must await ``decide``."""
+        local = self._local
+        if local is None:
+            return None
+        return _decision(local.decide_one(buckets, quota), buckets, False)
+
     async def decide(self, buckets: Sequence[Bucket], quota: Quota | None) -> Decision:
         """Check and consume every bucket, in order, then the quota: all or nothing."""
         if self._local is not None:
-            return _decision(self._local.decide_sync(((buckets, quota),))[0], buckets, False)
+            return _decision(self._local.decide_one(buckets, quota), buckets, False)
         if not buckets and quota is None:
             return _ALLOWED
         if self._down_until:

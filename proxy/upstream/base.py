@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Raw header pairs as they go on the wire: (name, value), case kept, order kept.
 RawHeaders = Sequence[tuple[str, str]]
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+class Origin(NamedTuple):
+    """Where a pool connects. A NamedTuple: it keys the pool's dict on every request, and a
+    tuple hashes in C where a frozen dataclass runs a generated Python ``__hash__``."""
+
     scheme: str  # "http" | "https"
     host: str
     port: int

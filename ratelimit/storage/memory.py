@@ -96,6 +96,13 @@ class MemoryStorage(LimitStorage):
             out.append(self._decide_one(buckets, quota, now_s, now_ms))
         return out
 
+    def decide_one(self, buckets: Sequence[Bucket], quota: Quota | None) -> Outcome:
+        """One request's decision: ``decide_sync`` without building a batch for it."""
+        now_s = self._clock()
+        if now_s >= self._next_sweep:
+            self._sweep(now_s)
+        return self._decide_one(buckets, quota, now_s, now_s * 1000.0)
+
     def _decide_one(
         self, buckets: Sequence[Bucket], quota: Quota | None, now_s: float, now_ms: float
     ) -> Outcome:
