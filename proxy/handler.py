@@ -196,12 +196,15 @@ class Gateway:
                 try:
                     return await self._cached(
                         request, route, match.path_params, ctx, key,
-                        functools.partial(_call, request, ctx, match.path_params, path, query,
-                                          length))
+                        functools.partial(_make_call, request, ctx, match.path_params, path,
+                                          query, length))
                 finally:
                     if self.cache.errors != errors and self.metrics is not None:
                         self.metrics.cache_errors.inc(self.cache.errors - errors)
-            call = await _call(request, ctx, match.path_params, path, query, length)
+            # a request without a body to read builds its Call without a coroutine
+            at_once = _body_at_once(request, length)
+            body, stream = at_once if at_once is not None else await _read_body(request, length)
+            call = _call(request, ctx, match.path_params, path, query, length, body, stream)
             outcome = await self._integrate(route, call)
             return await self._respond(request, ctx, outcome)
         finally:
@@ -439,10 +442,9 @@ def _integration_headers(headers: list[tuple[str, str]],
     return out
 
 
-async def _call(request: web.BaseRequest, ctx: RequestContext, path_params: Mapping[str, str],
-                path: str, query: str, length: int | None) -> Call:
-    """The method request as integrations see it, its body read (or left to stream)."""
-    body, stream = await _read_body(request, length)
+def _call(request: web.BaseRequest, ctx: RequestContext, path_params: Mapping[str, str],
+          path: str, query: str, length: int | None, body: bytes | None, stream: Any) -> Call:
+    """The method request as integrations see it."""
     return Call(
         method=request.method, raw_path=path, query_string=query,
         headers=request.headers, raw_headers=request.raw_headers, query=request.query,
@@ -450,6 +452,15 @@ async def _call(request: web.BaseRequest, ctx: RequestContext, path_params: Mapp
         content_length=length, ctx=ctx, scheme=request.scheme,
         host_port=_port(request),
     )
+
+
+async def _make_call(request: web.BaseRequest, ctx: RequestContext,
+                     path_params: Mapping[str, str], path: str, query: str,
+                     length: int | None) -> Call:
+    """The Call with its body read (or left to stream)."""
+    at_once = _body_at_once(request, length)
+    body, stream = at_once if at_once is not None else await _read_body(request, length)
+    return _call(request, ctx, path_params, path, query, length, body, stream)
 
 
 def _port(request: web.BaseRequest) -> int:
@@ -461,16 +472,26 @@ def _port(request: web.BaseRequest) -> int:
     return 443 if request.scheme == "https" else 80
 
 
-async def _read_body(request: web.BaseRequest,
-                     length: int | None) -> tuple[bytes | None, Any]:
+def _body_at_once(request: web.BaseRequest,
+                  length: int | None) -> tuple[bytes | None, Any] | None:
+    """``(body, stream)`` when nothing needs reading: no body, an empty one, or one to stream;
+    None when ``_read_body`` must read it."""
     if length is not None:
         if length == 0:
             return b"", None
         if length > STREAM_THRESHOLD:
             return None, request.content
-        return await request.content.readexactly(length), None
+        return None
     if not request.body_exists:
         return None, None
+    return None
+
+
+async def _read_body(request: web.BaseRequest,
+                     length: int | None) -> tuple[bytes | None, Any]:
+    """The body ``_body_at_once`` left to read: one of known length, or a chunked upload."""
+    if length is not None:
+        return await request.content.readexactly(length), None
     # chunked upload without a length: buffer it, as AWS does, up to the 10 MB limit
     chunks = []
     total = 0
