@@ -9,7 +9,7 @@ ClientSession, kept as the measured baseline) implement it. Implementations rais
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import NamedTuple
 
 # Raw header pairs as they go on the wire: (name, value), case kept, order kept.
@@ -53,7 +53,7 @@ class Upstream(ABC):
     __slots__ = ()
 
     @abstractmethod
-    async def request(
+    def request(
         self,
         origin: Origin,
         method: str,
@@ -61,8 +61,9 @@ class Upstream(ABC):
         headers: RawHeaders,  # end-to-end headers; the transport adds Host and framing
         body: bytes | AsyncIterator[bytes] | None,
         timeout: float,  # seconds until the response headers (and a buffered body) arrive
-    ) -> UpstreamResponse:
-        """Send one request; raise UpstreamConnectError / UpstreamTimeout /
+    ) -> Awaitable[UpstreamResponse]:
+        """Send one request (an ``async def``, or a plain method returning the awaitable that
+        does it); raise UpstreamConnectError / UpstreamTimeout /
         UpstreamProtocolError. On UpstreamTimeout the connection is closed, never reused."""
 
     @abstractmethod
