@@ -80,10 +80,23 @@ _entropy = b""
 _entropy_pos = 0
 
 
+# request_ids cuts its ids from the same CSPRNG output already formatted: a hex string and a
+# base64 string, each made from 48 KiB of os.urandom at a time (request_ids 2.9 -> 1.9 us,
+# timeit).
+_ID_BUFFER_BYTES = 3 << 14
+_hex = ""
+_hex_pos = 0
+_b64 = ""
+_b64_pos = 0
+# The 15th character of an 11-byte value in base64 holds its last 4 bits and two zero bits.
+_B64_LAST = dict(zip("0123456789abcdef", "AEIMQUYcgkosw048", strict=True))
+
+
 def _forget_entropy() -> None:
     # a forked worker must not hand out its parent's bytes: every worker would repeat its ids
-    global _entropy, _entropy_pos
+    global _entropy, _entropy_pos, _hex, _hex_pos, _b64, _b64_pos
     _entropy, _entropy_pos = b"", 0
+    _hex, _hex_pos, _b64, _b64_pos = "", 0, "", 0
 
 
 os.register_at_fork(after_in_child=_forget_entropy)
@@ -122,15 +135,25 @@ def request_id(client_value: str | None) -> str:
 
 
 def request_ids(client_value: str | None, epoch_s: int) -> tuple[str, str, str]:
-    """``(x-amzn-RequestId, x-amz-apigw-id, X-Amzn-Trace-Id)`` for one request, cut from one
-    piece of the random buffer: the three functions below cost about three times as much."""
-    raw = random_bytes(39)
-    h = raw.hex()
+    """``(x-amzn-RequestId, x-amz-apigw-id, X-Amzn-Trace-Id)`` for one request, cut from the
+    pre-formatted random buffers: the three functions below cost about three times as much."""
+    global _hex, _hex_pos, _b64, _b64_pos
+    pos = _hex_pos
+    end = pos + 57  # 32 hex digits for the UUID, 24 for the trace, 1 for the apigw id's last
+    if end > len(_hex):
+        _hex, pos, end = os.urandom(_ID_BUFFER_BYTES).hex(), 0, 57
+    _hex_pos = end
+    h = _hex[pos:end]
+    pos = _b64_pos
+    end = pos + 14
+    if end > len(_b64):
+        _b64 = b2a_base64(os.urandom(_ID_BUFFER_BYTES), newline=False).decode()
+        pos, end = 0, 14
+    _b64_pos = end
     rid = None if client_value is None else _kept_request_id(client_value)
     if rid is None:
         rid = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
-    return (rid, b2a_base64(raw[16:27], newline=False).decode(),
-            f"Root=1-{epoch_s:08x}-{h[54:]}")
+    return (rid, f"{_b64[pos:end]}{_B64_LAST[h[56]]}=", f"Root=1-{epoch_s:08x}-{h[32:56]}")
 
 
 def extended_request_id() -> str:

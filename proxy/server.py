@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime
+import gc
 import logging
 import os
 import signal
@@ -76,6 +77,16 @@ def run(path: str, overrides: Overrides) -> int:
 def _run_loop(main: object) -> int:
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return int(runner.run(main))  # type: ignore[arg-type]
+
+
+def _tune_gc() -> None:
+    """Once serving: what start-up made (config, deployment, modules) moves out of the
+    collector's sight, and the youngest generation is collected every 7,000 new objects
+    rather than every 700. A proxied GET makes a few hundred; the collector's passes over
+    them were 1.2% of its instructions (callgrind), and are about a tenth of that now."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(7000, 20, 20)
 
 
 def _handler_kwargs() -> dict[str, object]:
@@ -156,6 +167,7 @@ async def _serve(path: str, overrides: Overrides, config: Config, *, data: bool,
             await admin_runner.setup()
             runners.append(admin_runner)
             await _start_site(admin_runner, config.server.admin_listen, False)
+        _tune_gc()
         await stop.wait()
         log.info("shutting down: draining in-flight requests")
     finally:

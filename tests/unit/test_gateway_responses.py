@@ -152,13 +152,39 @@ def test_request_ids_come_from_one_cut_and_keep_a_client_uuid() -> None:
         parsed = uuid.UUID(rid)
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == rid
         assert len(apigw) == 16 and apigw.endswith("=") and len(base64.b64decode(apigw)) == 11
+        assert base64.b64encode(base64.b64decode(apigw)).decode() == apigw  # canonical
         assert re.fullmatch(r"Root=1-6b028a73-[0-9a-f]{24}", trace)
         seen.update((rid, apigw, trace))
     assert len(seen) == 1500  # no id of any of the three kinds repeats
+    # past the end of the pre-formatted buffers: refilled, still well-formed and unrepeated
+    for _ in range(5000):
+        rid, apigw, trace = request_ids(None, 0)
+        assert uuid.UUID(rid).version == 4 and len(base64.b64decode(apigw)) == 11
+        seen.update((rid, apigw, trace))
+    assert len(seen) == 16500
     client = "C6AF9AC6-7B61-11E6-9A41-93E8DEADBEEF"
     assert request_ids(client, 0)[0] == client.lower()
     assert request_ids("not-a-uuid-but-thirty-six-characters", 0)[0] != (
         "not-a-uuid-but-thirty-six-characters")
+
+
+def test_a_forked_worker_does_not_repeat_its_parents_ids() -> None:
+    import os
+
+    from proxy.headers import request_ids
+
+    request_ids(None, 0)  # the parent's buffers are filled
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, then out without running the parent's teardown
+        os.write(write_end, "|".join(request_ids(None, 0)).encode())
+        os._exit(0)
+    os.close(write_end)
+    child = os.read(read_end, 1000).decode().split("|")
+    os.waitpid(pid, 0)
+    mine = request_ids(None, 0)
+    assert len(child) == 3
+    assert not set(child) & set(mine)
 
 
 def test_request_ids_are_uuid4_and_client_uuids_kept() -> None:
