@@ -29,16 +29,29 @@ _REASONS = {s.value: s.phrase for s in HTTPStatus}
 _DRAIN_ABOVE = 65_536
 
 _date_second = 0
-_date_value = ""
+_date_line = ""
+# "HTTP/1.1 200 OK\r\n" by (status, version), made once each
+_status_lines: dict[tuple[int, tuple[int, int]], str] = {}
 
 
 def _date() -> str:
-    global _date_second, _date_value
+    """The whole ``Date`` header line, formatted once a second."""
+    global _date_second, _date_line
     now = int(time.time())
     if now != _date_second:
-        _date_value = formatdate(now, usegmt=True)
+        _date_line = f"Date: {formatdate(now, usegmt=True)}\r\n"
         _date_second = now
-    return _date_value
+    return _date_line
+
+
+def _status_line(status: int, version: tuple[int, int]) -> str:
+    line = _status_lines.get((status, version))
+    if line is None:
+        if len(_status_lines) > 4096:  # statuses are 100..999, versions few: never in practice
+            _status_lines.clear()
+        line = _status_lines[(status, version)] = (
+            f"HTTP/{version[0]}.{version[1]} {status} {_REASONS.get(status, '')}\r\n")
+    return line
 
 
 def encode_head(status: int, headers: list[tuple[str, str]], body_length: int, *,
@@ -51,20 +64,17 @@ def encode_head(status: int, headers: list[tuple[str, str]], body_length: int, *
     header smuggle another (response splitting): counted in one pass over the joined block,
     and refused as aiohttp refuses it.
     """
-    reason = _REASONS.get(status, "")
     lines = [f"{name}: {value}\r\n" for name, value in headers]
     if status >= 200 and status not in (204, 304) and (body_length or not head_request):
         lines.append(f"Content-Length: {body_length}\r\n")
-    lines.append(f"Date: {_date()}\r\n")
-    if keep_alive:
-        if version == HttpVersion10:
-            lines.append("Connection: keep-alive\r\n")
-    elif version == HttpVersion11:
-        lines.append("Connection: close\r\n")
     block = "".join(lines)
     if block.count("\n") != len(lines) or block.count("\r") != len(lines):
         raise ValueError("a response header name or value holds CR or LF")
-    return (f"HTTP/{version[0]}.{version[1]} {status} {reason}\r\n{own_lines}{block}\r\n"
+    if keep_alive:
+        connection = "Connection: keep-alive\r\n" if version == HttpVersion10 else ""
+    else:
+        connection = "Connection: close\r\n" if version == HttpVersion11 else ""
+    return (f"{_status_line(status, version)}{own_lines}{block}{_date()}{connection}\r\n"
             .encode("latin-1"))
 
 
