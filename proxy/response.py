@@ -54,7 +54,7 @@ def _status_line(status: int, version: tuple[int, int]) -> str:
     return line
 
 
-def encode_head(status: int, headers: list[tuple[str, str]], body_length: int, *,
+def encode_head(status: int, headers: list[tuple[str, str]], body_length: int,
                 version: tuple[int, int], keep_alive: bool, head_request: bool,
                 own_lines: str = "") -> bytes:
     """The status line and header block, ending in the blank line.
@@ -110,9 +110,8 @@ class RawResponse(web.StreamResponse):
         status = self._status
         head_request = request.method == "HEAD"
         body = self._raw_body
-        head = encode_head(status, self._raw_headers, len(body), version=request.version,
-                           keep_alive=keep_alive, head_request=head_request,
-                           own_lines=self._own_lines)
+        head = encode_head(status, self._raw_headers, len(body), request.version, keep_alive,
+                           head_request, self._own_lines)  # positional: once per response
         if head_request or status < 200 or status in (204, 304) or not body:
             transport.write(head)
         elif len(body) > _DRAIN_ABOVE:
