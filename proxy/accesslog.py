@@ -251,35 +251,33 @@ def _unset(_ctx: RequestContext) -> str:
 def compile_format(fmt: str) -> Callable[[RequestContext], str]:
     """Compile an access log format (or a :data:`PRESETS` name) into ``ctx -> line``.
 
-    A line of the JSON preset costs ~1.6 us (timeit, 2-core machine; 3.2 us with a getter
-    call per variable): one call and one escape check per variable a client can influence.
+    A line of the JSON preset costs ~1.3 us (timeit, 2-core machine; 1.7 us with one %
+    template, 3.2 us with a getter call per variable): one call and one escape check per
+    variable a client can influence.
     """
     # a format is one line: a newline in it would split every record in two
     fmt = PRESETS.get(fmt, fmt).replace("\r", " ").replace("\n", " ")
     head = fmt.lstrip()[:1]
     escape = _ESCAPES["json" if head == "{" else "xml" if head == "<" else "text"]
-    literals: list[str] = []
-    getters: list[Getter] = []
+    # One generated function returning one f-string: the format's literal text as string
+    # constants (repr: no config text becomes code), a call per variable a client can
+    # influence, and the gateway's own values (ids, address, protocol, numbers: nothing to
+    # escape) read inline.
+    namespace: dict[str, object] = {}
+    pieces = []
     pos = 0
-    for match in _VARIABLE.finditer(fmt):
-        literals.append(fmt[pos:match.start()].replace("%", "%%"))
-        bind = _VARIABLES.get(match.group(1))
-        getters.append(bind(escape) if bind is not None else _unset)
-        pos = match.end()
-    literals.append(fmt[pos:].replace("%", "%%"))
-    template = "%s".join(literals)
-    # One generated function: the template and a tuple of calls, and the gateway's own values
-    # (ids, address, protocol, numbers: nothing to escape) read inline, without a call.
-    namespace: dict[str, object] = {"_template": template}
-    parts = []
-    for i, (match, get) in enumerate(zip(_VARIABLE.finditer(fmt), getters, strict=True)):
+    for i, match in enumerate(_VARIABLE.finditer(fmt)):
+        pieces.append(repr(fmt[pos:match.start()]))
         inline = _INLINE.get(match.group(1))
         if inline is None:
-            namespace[f"_g{i}"] = get
+            bind = _VARIABLES.get(match.group(1))
+            namespace[f"_g{i}"] = bind(escape) if bind is not None else _unset
             inline = f"_g{i}(ctx)"
-        parts.append(inline)
-    source = f"def render(ctx):\n    return _template % ({''.join(p + ', ' for p in parts)})\n"
-    exec(source, namespace)  # expressions from _INLINE only: no config text becomes code
+        pieces.append(f"f'{{{inline}}}'")
+        pos = match.end()
+    pieces.append(repr(fmt[pos:]))
+    source = f"def render(ctx):\n    return ({' '.join(pieces)})\n"
+    exec(source, namespace)
     return cast(Callable[[RequestContext], str], namespace["render"])
 
 

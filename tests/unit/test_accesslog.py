@@ -306,3 +306,12 @@ async def test_stderr_destination(capfd: pytest.CaptureFixture[str]) -> None:
     captured = capfd.readouterr()
     assert captured.err == "to stderr\n"
     assert captured.out == ""
+
+
+def test_literal_text_comes_out_verbatim_whatever_it_holds() -> None:
+    # The format's text becomes string constants of generated code: braces, quotes,
+    # backslashes, percent signs and code-looking text must neither break it nor run.
+    text = r"""{x} {{y}} %s %% ' " \ \n ''' {__import__('os').getcwd()} """ + '"""\t'
+    render = compile_format(f"{text}$context.status{text}")
+    ctx = full_ctx()
+    assert render(ctx) == f"{text}{ctx.status}{text}"
