@@ -386,7 +386,8 @@ class _Conn(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             if retry and pool is not None:
-                return await pool.exchange_fresh(head, body, head_only, deadline, stream_timeout)
+                return await pool.exchange_acquired(head, body, head_only, deadline, stream_timeout,
+                                                   True, False)
             raise _StaleConnection("the pooled connection was closed")
         self._reset(head_only)
         self._state = _BUSY
@@ -432,7 +433,8 @@ class _Conn(asyncio.Protocol):
             # processed, so the request goes once more on a new connection. A second failure
             # there is a plain UpstreamConnectError.
             assert pool is not None
-            return await pool.exchange_fresh(head, body, head_only, deadline, stream_timeout)
+            return await pool.exchange_acquired(head, body, head_only, deadline, stream_timeout,
+                                                   True, False)
         body_bytes: bytes | None = None
         if self._complete:
             chunks = self._body
@@ -623,29 +625,19 @@ class _OriginPool:
             lines.append("Transfer-Encoding: chunked\r\n")
         return f"{method} {target}{self._host_line}{''.join(lines)}\r\n".encode("latin-1")
 
-    async def exchange_fresh(
+    async def exchange_acquired(
         self,
         head: bytes,
         body: bytes | AsyncIterator[bytes] | None,
         head_only: bool,
         deadline: float,
         stream_timeout: float,
-    ) -> _PoolResponse:
-        """The exchange on a new connection, after a stale pooled one."""
-        conn = await self.acquire(deadline, True)
-        return await conn.exchange(head, body, head_only, deadline, stream_timeout)
-
-    async def exchange_waiting(
-        self,
-        head: bytes,
-        body: bytes | AsyncIterator[bytes] | None,
-        head_only: bool,
-        deadline: float,
-        stream_timeout: float,
+        fresh: bool,
         retry: bool,
     ) -> _PoolResponse:
-        """The exchange on a connection made, or waited for, now: no idle one was free."""
-        conn = await self.acquire(deadline, False)
+        """The exchange on a connection acquired now: a new one after a stale pooled one
+        (``fresh``), or the next one free when no idle one was."""
+        conn = await self.acquire(deadline, fresh)
         return await conn.exchange(head, body, head_only, deadline, stream_timeout, retry)
 
     def take_idle(self) -> _Conn | None:
@@ -885,7 +877,7 @@ class PoolUpstream(Upstream):
         conn = None if pool._closed else pool.take_idle()
         if conn is not None:
             return conn.exchange(head, body, head_only, deadline, timeout, retry)
-        return pool.exchange_waiting(head, body, head_only, deadline, timeout, retry)
+        return pool.exchange_acquired(head, body, head_only, deadline, timeout, False, retry)
 
     async def aclose(self) -> None:
         pools = list(self._pools.values())
