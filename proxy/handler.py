@@ -205,17 +205,7 @@ class Gateway:
             at_once = _body_at_once(request, length)
             body, stream = at_once if at_once is not None else await _read_body(request, length)
             call = _call(request, ctx, match.path_params, path, query, length, body, stream)
-            # _integrate inlined: one coroutine frame fewer for every await below it
-            invoker = route.invoker
-            began = time.perf_counter()
-            try:
-                outcome = await invoker.invoke(call)
-            except IntegrationTimeout:
-                ctx.integration_status = 504
-                raise
-            finally:
-                if invoker.type_name != "MOCK":
-                    ctx.integration_latency_ms = (time.perf_counter() - began) * 1000
+            outcome = await self._integrate(route, call)
             if outcome.upstream is None:  # the body is in memory: no coroutine to send it
                 return self._buffered(ctx, outcome.status, outcome.headers, outcome.body or b"",
                                       outcome.content_type_default, outcome.clean)

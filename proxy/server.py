@@ -83,7 +83,7 @@ def _tune_gc() -> None:
     """Once serving: what start-up made (config, deployment, modules) moves out of the
     collector's sight, and the youngest generation is collected every 7,000 new objects
     rather than every 700. A proxied GET makes a few hundred; the collector's passes over
-    them were 1.2% of its instructions (callgrind), and are about a tenth of that now."""
+    them were 1.2% of its instructions (callgrind), and now too few to show."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(7000, 20, 20)

@@ -383,20 +383,17 @@ class _Conn(asyncio.Protocol):
         once more, on a new connection, when this pooled one turns out stale (the caller's
         coroutine would otherwise be one more frame every await passes through)."""
         pool = self._pool
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            if retry and pool is not None:
-                return await pool.exchange_acquired(head, body, head_only, deadline, stream_timeout,
-                                                   True, False)
-            raise _StaleConnection("the pooled connection was closed")
-        self._reset(head_only)
-        self._state = _BUSY
-        self._stream_timeout = stream_timeout
-        loop = self._loop
-        self._deadline = deadline  # watched by _OriginPool._check_deadlines
-        if pool is not None and pool._tick is None:
-            pool.watch_deadlines()
         try:
+            transport = self._transport
+            if transport is None or transport.is_closing():
+                raise _StaleConnection("the pooled connection was closed")
+            self._reset(head_only)
+            self._state = _BUSY
+            self._stream_timeout = stream_timeout
+            loop = self._loop
+            self._deadline = deadline  # watched by _OriginPool._check_deadlines
+            if pool is not None and pool._tick is None:
+                pool.watch_deadlines()
             if body is None or isinstance(body, _BYTES):
                 if body and len(body) > _COALESCE_LIMIT:
                     transport.write(head)
@@ -429,12 +426,12 @@ class _Conn(asyncio.Protocol):
         finally:
             self._deadline = 0.0
         if stale:
-            # The backend closed an idle keep-alive connection as we sent on it; nothing was
-            # processed, so the request goes once more on a new connection. A second failure
-            # there is a plain UpstreamConnectError.
+            # The backend closed an idle keep-alive connection before (or as) we sent on it;
+            # nothing was processed, so the request goes once more on a new connection. A
+            # second failure there is a plain UpstreamConnectError.
             assert pool is not None
             return await pool.exchange_acquired(head, body, head_only, deadline, stream_timeout,
-                                                   True, False)
+                                                True, False)
         body_bytes: bytes | None = None
         if self._complete:
             chunks = self._body
