@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from binascii import b2a_base64
 from collections.abc import Iterable
@@ -72,17 +71,11 @@ def remap_response(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 # RFC 4122 variant bits (10xx) for the first hex digit of the fourth group
 _VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 
-# Random bytes are cut from one os.urandom buffer: os.urandom is a getrandom() syscall, ~0.5 us
-# on the bench VM, and every response took three (request id, apigw id, trace id), 6.7% of the
-# proxy profile. The buffer is the same CSPRNG output, so ids stay unpredictable.
-_ENTROPY_BYTES = 1 << 16
-_entropy = b""
-_entropy_pos = 0
-
-
-# request_ids cuts its ids from the same CSPRNG output already formatted: a hex string and a
-# base64 string, each made from 48 KiB of os.urandom at a time (request_ids 2.9 -> 1.9 us,
-# timeit).
+# Ids are cut from os.urandom output already formatted, a hex string and a base64 string each
+# made from 48 KiB at a time: os.urandom is a getrandom() syscall (~0.5 us on the bench VM) and
+# every response takes three ids (6.7% of the proxy profile when each made its own); formatting
+# the whole buffer at once took request_ids from 2.9 to 1.9 us (timeit). The buffers are the
+# same CSPRNG output, so ids stay unpredictable.
 _ID_BUFFER_BYTES = 3 << 14
 _hex = ""
 _hex_pos = 0
@@ -94,23 +87,11 @@ _B64_LAST = dict(zip("0123456789abcdef", "AEIMQUYcgkosw048", strict=True))
 
 def _forget_entropy() -> None:
     # a forked worker must not hand out its parent's bytes: every worker would repeat its ids
-    global _entropy, _entropy_pos, _hex, _hex_pos, _b64, _b64_pos
-    _entropy, _entropy_pos = b"", 0
+    global _hex, _hex_pos, _b64, _b64_pos
     _hex, _hex_pos, _b64, _b64_pos = "", 0, "", 0
 
 
 os.register_at_fork(after_in_child=_forget_entropy)
-
-
-def random_bytes(n: int) -> bytes:
-    """``n`` bytes of os.urandom output, from a buffer refilled every 64 KiB."""
-    global _entropy, _entropy_pos
-    pos = _entropy_pos
-    end = pos + n
-    if end > len(_entropy):
-        _entropy, pos, end = os.urandom(_ENTROPY_BYTES), 0, n
-    _entropy_pos = end
-    return _entropy[pos:end]
 
 
 def _kept_request_id(client_value: str | None) -> str | None:
@@ -123,20 +104,12 @@ def _kept_request_id(client_value: str | None) -> str | None:
     return None
 
 
-def request_id(client_value: str | None) -> str:
-    """x-amzn-RequestId: a client's valid UUID is kept (DG set-up-logging), else a new one."""
-    kept = _kept_request_id(client_value)
-    if kept is not None:
-        return kept
-    # A version-4 UUID formatted straight from 16 random bytes: str(uuid.uuid4()) costs
-    # ~2.5 us, this ~0.3 us (bench/micro/test_headers_bench.py).
-    h = random_bytes(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
-
-
 def request_ids(client_value: str | None, epoch_s: int) -> tuple[str, str, str]:
-    """``(x-amzn-RequestId, x-amz-apigw-id, X-Amzn-Trace-Id)`` for one request, cut from the
-    pre-formatted random buffers: the three functions below cost about three times as much."""
+    """``(x-amzn-RequestId, x-amz-apigw-id, X-Amzn-Trace-Id)`` for one request.
+
+    The request id is a version-4 UUID (a client's valid UUID is kept, DG set-up-logging); the
+    apigw id is 16 base64 characters ending in "=" like AWS's (11 random bytes); the trace id
+    is X-Ray's ``Root=1-{epoch seconds, hex}-{96 random bits}``."""
     global _hex, _hex_pos, _b64, _b64_pos
     pos = _hex_pos
     end = pos + 57  # 32 hex digits for the UUID, 24 for the trace, 1 for the apigw id's last
@@ -154,15 +127,3 @@ def request_ids(client_value: str | None, epoch_s: int) -> tuple[str, str, str]:
     if rid is None:
         rid = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
     return (rid, f"{_b64[pos:end]}{_B64_LAST[h[56]]}=", f"Root=1-{epoch_s:08x}-{h[32:56]}")
-
-
-def extended_request_id() -> str:
-    """x-amz-apigw-id: 16 base64 characters ending in '=' like AWS's (11 random bytes)."""
-    return b2a_base64(random_bytes(11), newline=False).decode()
-
-
-def trace_id(epoch_s: int | None = None) -> str:
-    """X-Amzn-Trace-Id ``Root=1-{epoch seconds, hex}-{96 random bits}`` (X-Ray's format)."""
-    if epoch_s is None:
-        epoch_s = int(time.time())
-    return f"Root=1-{epoch_s:08x}-{random_bytes(12).hex()}"

@@ -190,16 +190,16 @@ def test_a_forked_worker_does_not_repeat_its_parents_ids() -> None:
 def test_request_ids_are_uuid4_and_client_uuids_kept() -> None:
     import uuid
 
-    from proxy.headers import request_id
+    from proxy.headers import request_ids
 
     seen = set()
     for _ in range(2000):
-        rid = request_id(None)
+        rid = request_ids(None, 0)[0]
         parsed = uuid.UUID(rid)
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == rid
         seen.add(rid)
     assert len(seen) == 2000
     mine = "0b5d1a0e-4c2f-4d6a-9a0b-1c2d3e4f5a6b"
-    assert request_id(mine) == mine
-    assert request_id("0B5D1A0E-4C2F-4D6A-9A0B-1C2D3E4F5A6B") == mine
-    assert request_id("not-a-uuid") != "not-a-uuid"
+    assert request_ids(mine, 0)[0] == mine
+    assert request_ids("0B5D1A0E-4C2F-4D6A-9A0B-1C2D3E4F5A6B", 0)[0] == mine
+    assert request_ids("not-a-uuid", 0)[0] != "not-a-uuid"
