@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import io
 import logging
-import operator
 import queue
 import re
 import sys
@@ -98,21 +97,6 @@ def _escape_xml(value: str) -> str:
 _ESCAPES = {"text": _escape_text, "json": _escape_json, "xml": _escape_xml}
 
 # -- getters ----------------------------------------------------------------------------------
-
-
-def _text(attr: str) -> Callable[[Escape], Getter]:
-    """A client- or config-supplied string: escaped, ``-`` when unset or empty."""
-
-    def bind(escape: Escape) -> Getter:
-        read = operator.attrgetter(attr)
-
-        def get(ctx: RequestContext) -> str:
-            value: str | None = read(ctx)
-            return escape(value) if value else "-"
-
-        return get
-
-    return bind
 
 
 def _number(attr: str) -> Callable[[Escape], Getter]:
@@ -218,8 +202,8 @@ _TEXT: dict[str, str] = {
     "error.message": "error_message",
     "error.responseType": "error_response_type",
 }
+# The computed ones: a getter each, bound to the format's escape.
 _VARIABLES: dict[str, Callable[[Escape], Getter]] = {
-    **{name: _text(attr) for name, attr in _TEXT.items()},
     "domainPrefix": _domain_prefix,
     "requestTime": lambda _escape: _RequestTime(),
     "requestTimeEpoch": _number("request_time_epoch_ms"),
@@ -240,7 +224,7 @@ _ALWAYS_UNSET = (
     "awsEndpointRequestId", "deploymentId", "isCanaryRequest", "integration.requestId",
     "xrayTraceId", "wafResponseCode", "webaclArn",
 )
-VARIABLES = frozenset(_VARIABLES) | frozenset(_ALWAYS_UNSET)
+VARIABLES = frozenset(_TEXT) | frozenset(_VARIABLES) | frozenset(_ALWAYS_UNSET)
 
 # A variable name is dotted identifier segments; a trailing "." stays literal text. The whole
 # name is looked up (the longest match), so "$context.integrationLatency" is never read as
@@ -271,15 +255,15 @@ def compile_format(fmt: str) -> Callable[[RequestContext], str]:
         name = match.group(1)
         inline = _INLINE.get(name)
         if inline is None:
-            bind = _VARIABLES.get(name)
             attr = _TEXT.get(name)
-            if bind is None:  # known to AWS and never set here, or unknown
-                inline = '"-"'
-            elif attr is not None:
+            bind = _VARIABLES.get(name)
+            if attr is not None:  # escaped, "-" when unset or empty
                 inline = f'(_esc(v) if (v := ctx.{attr}) else "-")'
-            else:
+            elif bind is not None:
                 namespace[f"_g{i}"] = bind(escape)
                 inline = f"_g{i}(ctx)"
+            else:  # known to AWS and never set here, or unknown
+                inline = '"-"'
         pieces.append(f"f'{{{inline}}}'")
         pos = match.end()
     pieces.append(repr(fmt[pos:]))

@@ -209,7 +209,7 @@ class Gateway:
             if outcome.upstream is None:  # the body is in memory: no coroutine to send it
                 return self._buffered(ctx, outcome.status, outcome.headers, outcome.body or b"",
                                       outcome.content_type_default, outcome.clean)
-            return await self._respond(request, ctx, outcome)
+            return await self._stream(request, ctx, outcome)
         finally:
             self.inflight.release()
 
@@ -325,12 +325,11 @@ class Gateway:
         return self._buffered(ctx, fetched.status, list(fetched.headers) + list(extra),
                               fetched.body)
 
-    async def _respond(self, request: web.BaseRequest, ctx: RequestContext,
-                       outcome: Outcome) -> web.StreamResponse:
-        if outcome.upstream is None:
-            return self._buffered(ctx, outcome.status, outcome.headers, outcome.body or b"",
-                                  outcome.content_type_default, outcome.clean)
+    async def _stream(self, request: web.BaseRequest, ctx: RequestContext,
+                      outcome: Outcome) -> web.StreamResponse:
+        """An outcome whose backend body is still to be read: relayed as it arrives."""
         upstream = outcome.upstream
+        assert upstream is not None
         resp = web.StreamResponse(status=outcome.status)
         h = resp.headers
         for name, value in (outcome.headers if outcome.clean else
