@@ -165,7 +165,8 @@ class _Run:
         """All scenarios up at once, then round r drives every scenario's targets in turn.
 
         For a ratio between scenarios (observed against bare, cached against uncached): a
-        drift of the machine then lands on both sides instead of on whichever ran later.
+        drift of the machine then lands on both sides instead of on whichever ran later. Odd
+        rounds run in reverse (A B, B A, A B, ...), so neither side always runs first.
         """
         prepared: list[_Prepared] = []
         try:
@@ -173,7 +174,7 @@ class _Run:
                 print(f"[{scenario.name}] {scenario.description}".rstrip(), file=sys.stderr)
                 prepared.append(self.prepare(scenario))
             for round_ in range(self.options.repeats):
-                for one in prepared:
+                for one in (prepared if round_ % 2 == 0 else prepared[::-1]):
                     self.round(one, round_)
             for one in prepared:
                 self.finish(one)
@@ -199,8 +200,11 @@ class _Run:
         return _Prepared(scenario, settings, driver, scenario.deck(), client, urls)
 
     def round(self, p: _Prepared, round_: int) -> None:
+        """Every target once; odd rounds in reverse order, so no target always runs first
+        (the machine's state after a run, warm or loaded, would otherwise favour one side)."""
         scenario = p.scenario
-        for target, url in p.urls.items():
+        targets = list(p.urls.items())
+        for target, url in (targets if round_ % 2 == 0 else targets[::-1]):
             if target in p.dead:
                 continue
             sluice = target.startswith("sluice")

@@ -311,6 +311,21 @@ async def test_compare_writes_contract_json_and_plots(tmp_path: Path) -> None:
     assert "naive-aiohttp" in out  # the table
 
 
+async def test_compare_reverses_target_order_in_odd_rounds(tmp_path: Path) -> None:
+    code, out = await _bench(
+        "compare", "--scenarios", "proxy", "--duration", "1", "--repeats", "3",
+        "--connections", "2", "--targets", "direct,naive-aiohttp", "--no-progress",
+        limit_s=90.0)
+    assert code == 0, out
+    runs = [line.split(":")[0].split() for line in out.splitlines()
+            if line.strip().startswith("proxy ") and " #" in line]
+    first = [target for target, round_ in ((r[1], r[2]) for r in runs) if round_ == "#1"]
+    assert sorted(first) == ["direct", "naive-aiohttp"]
+    assert [(r[1], r[2]) for r in runs] == [
+        (first[0], "#1"), (first[1], "#1"), (first[1], "#2"), (first[0], "#2"),
+        (first[0], "#3"), (first[1], "#3")]
+
+
 async def test_compare_interleave_alternates_rounds_across_scenarios(tmp_path: Path) -> None:
     code, out = await _bench(
         "compare", "--scenarios", "proxy,bare", "--duration", "1", "--repeats", "2",
@@ -319,7 +334,8 @@ async def test_compare_interleave_alternates_rounds_across_scenarios(tmp_path: P
     assert code == 0, out
     rounds = [line.split(":")[0].strip() for line in out.splitlines()
               if line.strip().startswith(("proxy sluice #", "bare sluice #"))]
-    assert rounds == ["proxy sluice #1", "bare sluice #1", "proxy sluice #2", "bare sluice #2"]
+    # odd rounds in reverse: neither scenario always runs first
+    assert rounds == ["proxy sluice #1", "bare sluice #1", "bare sluice #2", "proxy sluice #2"]
     doc = json.loads((tmp_path / "r.json").read_text())
     assert validate_report(doc) == []
     assert [(r["scenario"], r["repeats"]) for r in doc["runs"]] == [("proxy", 2), ("bare", 2)]
