@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from proxy.accesslog import PRESETS, VARIABLES, AccessLog, compile_format
+from proxy.accesslog import _BATCH, PRESETS, VARIABLES, AccessLog, compile_format
 from proxy.context import RequestContext
 
 EPOCH_MS = 1_583_349_317_123  # 04/Mar/2020:19:15:17 +0000 (the spec's example)
@@ -272,11 +272,11 @@ async def test_full_queue_drops_and_counts_without_blocking(tmp_path: Path) -> N
         if log._queue.empty():
             break
         await asyncio.sleep(0.001)
-    # lines go to the writer in batches of 512: the first full batch does not fit in the 10
+    # lines go to the writer in batches of up to _BATCH: a full batch does not fit in the 10
     # the queue may hold, so it is dropped at once, without blocking
-    for i in range(1, 600):
+    for i in range(1, _BATCH + 100):
         log.write(f"line {i}")
-    assert log.dropped >= 512
+    assert log.dropped >= _BATCH
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     try:
         await log.aclose()
@@ -287,7 +287,7 @@ async def test_full_queue_drops_and_counts_without_blocking(tmp_path: Path) -> N
         os.close(reader)
     lines = data.decode().splitlines()
     assert log.written == len(lines)
-    assert log.written + log.dropped == 600
+    assert log.written + log.dropped == _BATCH + 100
     assert lines == [f"line {i}" for i in range(len(lines))]
 
 
