@@ -16,10 +16,11 @@ deployment load in :meth:`Metrics.method`, and lazily for new label values).
 
 from __future__ import annotations
 
+import collections
 import os
 import threading
 import time
-from bisect import bisect_left
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -89,13 +90,19 @@ def _value_class(multiprocess_dir: str | None) -> Iterator[None]:
                 os.environ["PROMETHEUS_MULTIPROC_DIR"] = saved_env
 
 
+# Records a method gathers before they are folded into its counts, at the latest.
+_AGGREGATE_EVERY = 4096
+
+
 class MethodMetrics:
-    """The label children of one (api, stage, resource, method), bound once, and the counts
+    """The label children of one (api, stage, resource, method), bound once, and the requests
     observed since the last :meth:`Metrics.flush`.
 
-    Requests are counted in these plain slots and pushed into prometheus-client by ``flush``:
-    calling prometheus-client per request cost ~15 us a request in the running gateway (bench:
-    11.0k -> 13.2k rps with it stubbed out), against ~1 us for these increments.
+    A request is one tuple appended to :attr:`records`; :meth:`aggregate` folds a batch of them
+    into plain counts with C loops (Counter, sort, bisect) and ``flush`` pushes the counts into
+    prometheus-client. Calling prometheus-client per request cost ~15 us a request in the
+    running gateway (bench: 11.0k -> 13.2k rps with it stubbed out); counting per request in
+    Python ~8.4k instructions (callgrind); the tuple and its share of the batch ~2.5k.
     """
 
     __slots__ = (
@@ -114,6 +121,7 @@ class MethodMetrics:
         "n_latency",
         "n_misses",
         "n_status",
+        "records",
         "sum_integration",
         "sum_latency",
     )
@@ -127,6 +135,8 @@ class MethodMetrics:
         self.cache_misses = children["sluice_cache_misses_total"]
         self._statuses: dict[int, Any] = {}
         self._new_status = new_status
+        # (status, latency ms, integration latency ms or None, cache status or None)
+        self.records: list[tuple[int, float, float | None, str | None]] = []
         self._reset()
 
     def _reset(self) -> None:
@@ -143,8 +153,35 @@ class MethodMetrics:
             child = self._statuses[status] = self._new_status(status)
         return child
 
+    def aggregate(self) -> None:
+        """Fold the records gathered so far into the counts."""
+        records = self.records
+        if not records:
+            return
+        self.records = []
+        statuses, latencies, integrations, caches = zip(*records, strict=True)
+        n_status = self.n_status
+        for status, n in collections.Counter(statuses).items():
+            n_status[status] = n_status.get(status, 0) + n
+            if 400 <= status < 500:
+                self.n_4xx += n
+            elif 500 <= status < 600:
+                self.n_5xx += n
+        seconds = [ms / 1000.0 for ms in latencies]
+        self.sum_latency += sum(seconds)
+        _into_buckets(self.n_latency, seconds)
+        seconds = [ms / 1000.0 for ms in integrations if ms is not None]
+        if seconds:
+            self.sum_integration += sum(seconds)
+            _into_buckets(self.n_integration, seconds)
+        if any(caches):
+            cache = collections.Counter(caches)
+            self.n_hits += cache["hit"]
+            self.n_misses += cache["miss"]
+
     def flush(self) -> None:
         """Add the counts gathered since the last flush to the prometheus-client values."""
+        self.aggregate()
         n_status = self.n_status
         if not n_status:
             return
@@ -222,30 +259,13 @@ class Metrics:
     def observe(self, ctx: RequestContext, mm: MethodMetrics) -> None:
         """Count one finished request. Call it once, after the response is written; the counts
         reach /metrics at the next :meth:`flush` (``render`` flushes this process first)."""
-        status = ctx.status
-        n_status = mm.n_status
-        n_status[status] = n_status.get(status, 0) + 1
-        if status >= 400:
-            if status < 500:
-                mm.n_4xx += 1
-            elif status < 600:
-                mm.n_5xx += 1
         latency_ms = ctx.response_latency_ms
-        seconds = (time.perf_counter() - ctx.start if latency_ms is None
-                   else latency_ms / 1000.0)
-        mm.n_latency[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        mm.sum_latency += seconds
-        integration_ms = ctx.integration_latency_ms
-        if integration_ms is not None:
-            seconds = integration_ms / 1000.0
-            mm.n_integration[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-            mm.sum_integration += seconds
-        cache = ctx.cache_status
-        if cache is not None:
-            if cache == "hit":
-                mm.n_hits += 1
-            elif cache == "miss":
-                mm.n_misses += 1
+        if latency_ms is None:
+            latency_ms = (time.perf_counter() - ctx.start) * 1000.0
+        records = mm.records
+        records.append((ctx.status, latency_ms, ctx.integration_latency_ms, ctx.cache_status))
+        if len(records) >= _AGGREGATE_EVERY:  # bounded between scrapes of one process
+            mm.aggregate()
 
     def flush(self) -> None:
         """Push every method's gathered counts into prometheus-client (the multiprocess files in
@@ -271,6 +291,17 @@ class Metrics:
         self.flush()
         # 0.0.4: the names are all legacy-valid, and Prometheus 2.x scrapers expect this version.
         return generate_latest(self._registry), CONTENT_TYPE_PLAIN_0_0_4
+
+
+def _into_buckets(counts: list[int], seconds: list[float]) -> None:
+    """Add each value to the first bucket whose upper bound it does not exceed (+Inf last)."""
+    seconds.sort()
+    below = 0
+    for i, bound in enumerate(LATENCY_BUCKETS):
+        upto = bisect_right(seconds, bound)
+        counts[i] += upto - below
+        below = upto
+    counts[-1] += len(seconds) - below
 
 
 _HELP = {

@@ -10,7 +10,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.context import RequestContext
-from proxy.metrics import LATENCY_BUCKETS, METRIC_NAMES, THROTTLE_LEVELS, Metrics
+from proxy.metrics import _AGGREGATE_EVERY, LATENCY_BUCKETS, METRIC_NAMES, THROTTLE_LEVELS, Metrics
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 M = {"api": "petstore", "stage": "prod", "resource": "/pets/{petId}", "method": "GET"}
@@ -302,3 +302,44 @@ def test_observe_cost(benchmark, mode: str, tmp_path: Path,  # type: ignore[no-u
     mm = metrics.method(*M.values())
     ctx = make_ctx(200, latency_ms=None, integration_ms=1.5, cache="miss")
     benchmark(metrics.observe, ctx, mm)
+
+
+def test_latency_on_a_bucket_bound_counts_in_that_bucket() -> None:
+    # Prometheus buckets are "less than or equal": 1 ms lands in le="0.001", not the next one
+    metrics = Metrics()
+    mm = metrics.method(*M.values())
+    for ms in (1.0, 5.0, 5.0, 30_000.0):
+        metrics.observe(make_ctx(200, latency_ms=ms, integration_ms=ms), mm)
+    s = scrape(metrics)
+    for name in ("sluice_latency_seconds_bucket", "sluice_integration_latency_seconds_bucket"):
+        assert value(s, name, **M, le="0.0005") == 0
+        assert value(s, name, **M, le="0.001") == 1
+        assert value(s, name, **M, le="0.0025") == 1
+        assert value(s, name, **M, le="0.005") == 3
+        assert value(s, name, **M, le="10.0") == 3
+        assert value(s, name, **M, le="30.0") == 4
+        assert value(s, name, **M, le="+Inf") == 4
+
+
+def test_records_folded_in_batches_between_scrapes_lose_nothing() -> None:
+    # a process nobody scrapes keeps at most one batch of records per method
+    metrics = Metrics()
+    mm = metrics.method(*M.values())
+    n = 3 * _AGGREGATE_EVERY + 5
+    for i in range(n):
+        metrics.observe(make_ctx(500 if i % 3 == 0 else 200, latency_ms=float(i % 7),
+                                 cache="hit" if i % 2 else "miss"), mm)
+        assert len(mm.records) < _AGGREGATE_EVERY
+    s = scrape(metrics)
+    fives = len(range(0, n, 3))
+    assert value(s, "sluice_requests_total", **M, status="500") == fives
+    assert value(s, "sluice_requests_total", **M, status="200") == n - fives
+    assert value(s, "sluice_5xx_errors_total", **M) == fives
+    assert value(s, "sluice_cache_hits_total", **M) == n // 2
+    assert value(s, "sluice_cache_misses_total", **M) == n - n // 2
+    assert value(s, "sluice_latency_seconds_count", **M) == n
+    assert value(s, "sluice_latency_seconds_sum", **M) == pytest.approx(
+        sum((i % 7) / 1000.0 for i in range(n)))
+    zero_ms = len(range(0, n, 7))
+    assert value(s, "sluice_latency_seconds_bucket", **M, le="0.0005") == zero_ms
+    assert value(s, "sluice_integration_latency_seconds_count", **M) == 0
