@@ -315,3 +315,32 @@ def test_literal_text_comes_out_verbatim_whatever_it_holds() -> None:
     render = compile_format(f"{text}$context.status{text}")
     ctx = full_ctx()
     assert render(ctx) == f"{text}{ctx.status}{text}"
+
+
+def test_kept_escapes_of_config_values_match_fresh_ones_and_stay_bounded() -> None:
+    # resourcePath, stage and httpMethod keep their escaped form per format: a value seen
+    # again must come out exactly as escaped the first time, and many distinct values (a
+    # client inventing methods) must neither grow the memo without bound nor go unescaped
+    render = compile_format('{"m":"$context.httpMethod","r":"$context.resourcePath",'
+                            '"s":"$context.stage"}')
+    ctx = full_ctx()
+    ctx.resource_path = HOSTILE
+    ctx.stage = 'st"age'
+    for _ in range(3):
+        assert orjson.loads(render(ctx)) == {"m": "GET", "r": HOSTILE, "s": 'st"age'}
+    for i in range(5000):
+        ctx.http_method = f'M"{i}'
+        assert orjson.loads(render(ctx))["m"] == f'M"{i}'
+    ctx.http_method = 'M"1'
+    assert orjson.loads(render(ctx))["m"] == 'M"1'
+    memo = render.__globals__["_mem"]
+    assert len(memo) <= 4096
+
+
+def test_unset_and_numeric_values_in_a_format() -> None:
+    ctx = bare_ctx()
+    render = compile_format("$context.status $context.responseLength $context.identity.caller"
+                            " $context.requestTimeEpoch")
+    assert render(ctx) == f"- - - {EPOCH_MS}"
+    ctx.status, ctx.response_length = 204, 0
+    assert render(ctx) == f"204 0 - {EPOCH_MS}"
