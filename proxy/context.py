@@ -24,9 +24,6 @@ class RequestContext:
         "integration_error",
         "integration_latency_ms",
         "integration_status",
-        "metric_method",
-        "metric_resource",
-        "metrics_enabled",
         "path",
         "protocol",
         "query_string",
@@ -36,6 +33,7 @@ class RequestContext:
         "resource_path",
         "response_latency_ms",
         "response_length",
+        "route",
         "source_ip",
         "stage",
         "start",
@@ -63,11 +61,8 @@ class RequestContext:
         self.user_agent: str | None = None
         self.resource_path: str | None = None  # the template: "/pets/{petId}"
         self.resource_id: str | None = None
-        # what metrics label the request with: the template and method, "-" when unmatched
-        # or when metricsEnabled is false for the method
-        self.metric_resource = "-"
-        self.metric_method = "-"
-        self.metrics_enabled = True
+        # the deployment's MethodRoute once matched: metrics label the request by it
+        self.route: object | None = None
         self.api_key: str | None = None  # never logged as such; access logs may name it
         self.api_key_id: str | None = None
         self.status = 0

@@ -54,7 +54,7 @@ class UnsupportedInvoker(Invoker):
 
 
 # eq=False: a route is itself, hashed by identity in C (the handler keys per-route caches by
-# it); a generated __hash__ over thirteen fields would run on every request.
+# it); a generated __hash__ over a dozen fields would run on every request.
 @dataclass(frozen=True, slots=True, eq=False)
 class MethodRoute:
     api_id: str
@@ -67,8 +67,7 @@ class MethodRoute:
     plan_method_key: str  # "/pets/GET": the key of a usage plan's per-method throttle
     cache: MethodCache | None
     metric_resource: str
-    metric_method: str
-    metrics_enabled: bool
+    metric_method: str  # these two are "-" where metricsEnabled is false
     required_params: tuple[str, ...]
 
 
@@ -217,6 +216,5 @@ def _compile_method(api: ApiConfig, stage: StageConfig, resource_path: str, meth
         cache=cache,
         metric_resource=resource_path if metrics_enabled else "-",
         metric_method=method.http_method if metrics_enabled else "-",
-        metrics_enabled=metrics_enabled,
         required_params=tuple(p for p, req in method.request_parameters.items() if req),
     )

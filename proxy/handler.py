@@ -17,7 +17,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -93,11 +93,15 @@ class Gateway:
         # route -> its buckets for a request without an API key; emptied on swap. Keyed by the
         # route object (identity hash): a new deployment's routes are new objects.
         self._keyless: dict[MethodRoute, tuple[Bucket, ...]] = {}
+        # route -> its metrics: a lookup by identity instead of Metrics.method's key tuple
+        # (~2.5k instructions a request, callgrind); emptied on swap like _keyless
+        self._route_metrics: dict[MethodRoute, Any] = {}
 
     def swap(self, deployment: Deployment) -> None:
         """Atomically replace the deployment; requests in flight keep the one they started on."""
         self.account_bucket = _account_bucket(deployment)
         self._keyless = {}
+        self._route_metrics = {}
         self.deployment = deployment
 
     # --- the pipeline ----------------------------------------------------------------------
@@ -167,9 +171,7 @@ class Gateway:
                 raise MissingAuthenticationToken()
             route = match.value
             ctx.resource_path = route.resource_path
-            ctx.metric_resource = route.metric_resource
-            ctx.metric_method = route.metric_method
-            ctx.metrics_enabled = route.metrics_enabled
+            ctx.route = route
             buckets: Sequence[Bucket]
             quota: Quota | None
             if route.api_key_required:
@@ -414,7 +416,14 @@ class Gateway:
         stage_name = ctx.stage or "-"
         metrics = self.metrics
         if metrics is not None:
-            mm = metrics.method(api, stage_name, ctx.metric_resource, ctx.metric_method)
+            route = cast(MethodRoute | None, ctx.route)
+            mm = self._route_metrics.get(route) if route is not None else None
+            if mm is None:
+                if route is None:  # unmatched: labelled "-"
+                    mm = metrics.method(api, stage_name, "-", "-")
+                else:  # "-" too where metricsEnabled is false
+                    mm = self._route_metrics[route] = metrics.method(
+                        api, stage_name, route.metric_resource, route.metric_method)
             metrics.observe(ctx, mm)
             if ctx.throttle_level is not None:
                 metrics.throttled(api, stage_name, ctx.throttle_level)
