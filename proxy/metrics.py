@@ -101,8 +101,8 @@ class MethodMetrics:
     A request is one tuple appended to :attr:`records`; :meth:`aggregate` folds a batch of them
     into plain counts with C loops (Counter, sort, bisect) and ``flush`` pushes the counts into
     prometheus-client. Calling prometheus-client per request cost ~15 us a request in the
-    running gateway (bench: 11.0k -> 13.2k rps with it stubbed out); counting per request in
-    Python ~8.4k instructions (callgrind); the tuple and its share of the batch ~2.5k.
+    running gateway (bench: 11.0k -> 13.2k rps with it stubbed out); counting each request in
+    Python ~750 ns, the tuple and its share of the batch ~380 ns (timeit).
     """
 
     __slots__ = (
