@@ -131,10 +131,6 @@ def _bound(get: Getter) -> Callable[[Escape], Getter]:
     return lambda _escape: get
 
 
-def _status(ctx: RequestContext) -> str:
-    return str(ctx.status) if ctx.status else "-"
-
-
 def _response_latency(ctx: RequestContext) -> str:
     # unset until the pipeline stamps it: then the time until this line is built
     ms = ctx.response_latency_ms
@@ -182,19 +178,31 @@ def _error_message_string(escape: Escape) -> Getter:
     return get
 
 
+# Values that never need escaping in any format: the gateway makes them (a request id a client
+# sends is kept only as a parsed UUID), or they are numbers (an int is formatted by the
+# f-string itself, without a call to str).
+_INLINE: dict[str, str] = {
+    "requestId": '(ctx.request_id or "-")',
+    "extendedRequestId": '(ctx.extended_request_id or "-")',
+    "identity.sourceIp": '(ctx.source_ip or "-")',
+    "protocol": '(ctx.protocol or "-")',
+    "status": '(ctx.status or "-")',
+    "responseLength": '("-" if (v := ctx.response_length) is None else v)',
+    "requestTimeEpoch": '("-" if (v := ctx.request_time_epoch_ms) is None else v)',
+    # the CLF time of the request's second, cached for the last second
+    "requestTime": "(_rt.text if ctx.request_time_epoch_ms // 1000 == _rt.second else _rt(ctx))",
+}
+
+
 # Strings a client or the config may shape: escaped for the format, "-" when unset or empty.
 _TEXT: dict[str, str] = {
-    "requestId": "request_id",
-    "extendedRequestId": "extended_request_id",
     "apiId": "api_id",
     "stage": "stage",
     "domainName": "domain_name",
     "httpMethod": "http_method",
     "path": "path",
-    "protocol": "protocol",
     "resourcePath": "resource_path",
     "resourceId": "resource_id",
-    "identity.sourceIp": "source_ip",
     "identity.userAgent": "user_agent",
     "identity.apiKey": "api_key",
     "identity.apiKeyId": "api_key_id",
@@ -203,13 +211,9 @@ _TEXT: dict[str, str] = {
     "error.message": "error_message",
     "error.responseType": "error_response_type",
 }
-# The computed ones: a getter each, bound to the format's escape.
+# The computed ones: a getter each, bound to the format's escape. A name is in one table only.
 _VARIABLES: dict[str, Callable[[Escape], Getter]] = {
     "domainPrefix": _domain_prefix,
-    "requestTime": lambda _escape: _RequestTime(),
-    "requestTimeEpoch": _number("request_time_epoch_ms"),
-    "status": _bound(_status),
-    "responseLength": _number("response_length"),
     "responseLatency": _bound(_response_latency),
     "integrationLatency": _millis("integration_latency_ms"),
     "integration.latency": _millis("integration_latency_ms"),
@@ -225,7 +229,8 @@ _ALWAYS_UNSET = (
     "awsEndpointRequestId", "deploymentId", "isCanaryRequest", "integration.requestId",
     "xrayTraceId", "wafResponseCode", "webaclArn",
 )
-VARIABLES = frozenset(_TEXT) | frozenset(_VARIABLES) | frozenset(_ALWAYS_UNSET)
+VARIABLES = (frozenset(_INLINE) | frozenset(_TEXT) | frozenset(_VARIABLES)
+             | frozenset(_ALWAYS_UNSET))
 
 # A variable name is dotted identifier segments; a trailing "." stays literal text. The whole
 # name is looked up (the longest match), so "$context.integrationLatency" is never read as
@@ -295,22 +300,6 @@ def compile_format(fmt: str) -> Callable[[RequestContext], str]:
 _FEW_VALUES = frozenset({"api_id", "stage", "http_method", "resource_path", "resource_id",
                          "error_response_type"})
 _MEMO_SIZE = 4096
-
-# Values that never need escaping in any format: the gateway makes them (a request id a client
-# sends is kept only as a parsed UUID), or they are numbers (an int is formatted by the
-# f-string itself, without a call to str).
-_INLINE: dict[str, str] = {
-    "requestId": '(ctx.request_id or "-")',
-    "extendedRequestId": '(ctx.extended_request_id or "-")',
-    "identity.sourceIp": '(ctx.source_ip or "-")',
-    "protocol": '(ctx.protocol or "-")',
-    "status": '(ctx.status or "-")',
-    "responseLength": '("-" if (v := ctx.response_length) is None else v)',
-    "requestTimeEpoch": '("-" if (v := ctx.request_time_epoch_ms) is None else v)',
-    # the CLF time of the request's second, cached for the last second
-    "requestTime": "(_rt.text if ctx.request_time_epoch_ms // 1000 == _rt.second else _rt(ctx))",
-}
-
 
 # -- writing ----------------------------------------------------------------------------------
 
