@@ -458,7 +458,7 @@ def _call(request: web.BaseRequest, ctx: RequestContext, path_params: Mapping[st
     """The method request as integrations see it."""
     # positional, in Call's field order: 0.67 us against 1.77 us with keywords (timeit)
     return Call(request.method, path, query, request.headers, request.raw_headers,
-                request.query, path_params, body, stream, length, ctx, request.scheme,
+                request, path_params, body, stream, length, ctx, request.scheme,
                 _port(request))
 
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from multidict import CIMultiDictProxy, MultiMapping
 
 from proxy.context import RequestContext
 from proxy.upstream.base import UpstreamResponse
+
+if TYPE_CHECKING:
+    from aiohttp.web import BaseRequest
 
 
 @dataclass(slots=True)
@@ -24,7 +28,7 @@ class Call:
     query_string: str  # raw, without "?"
     headers: CIMultiDictProxy[str]
     raw_headers: tuple[tuple[bytes, bytes], ...]
-    query: MultiMapping[str]
+    request: BaseRequest  # read for ``query`` only, parsed when a mapping asks
     path_params: Mapping[str, str]
     body: bytes | None  # None when the body is streamed (see stream)
     stream: object | None  # aiohttp StreamReader for a large body of known length
@@ -32,6 +36,13 @@ class Call:
     ctx: RequestContext
     scheme: str
     host_port: int
+
+    @property
+    def query(self) -> MultiMapping[str]:
+        # aiohttp parses the query string into a MultiDict on first access: only parameter
+        # mappings read it, so a request without one skips that (-1.5k of 287k instructions a
+        # proxied GET, callgrind)
+        return self.request.query
 
 
 @dataclass(slots=True)
