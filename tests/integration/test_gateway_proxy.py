@@ -20,7 +20,10 @@ info: {title: t, version: "1"}
 paths:
   /pets:
     get:
-      parameters: [{name: x-client, in: header, schema: {type: string}}]
+      parameters:
+        - {name: x-client, in: header, schema: {type: string}}
+        - {name: limit, in: query, schema: {type: string}}
+        - {name: tag, in: query, schema: {type: array, items: {type: string}}}
       responses: {}
       x-amazon-apigateway-integration:
         type: http_proxy
@@ -30,6 +33,8 @@ paths:
           integration.request.querystring.added: "'yes'"
           integration.request.header.X-Stage: "stageVariables.label"
           integration.request.header.X-Client-Id: "method.request.header.x-client"
+          integration.request.header.X-Limit: "method.request.querystring.limit"
+          integration.request.header.X-Tags: "method.request.multivaluequerystring.tag"
     post:
       responses: {}
       x-amazon-apigateway-integration:
@@ -151,7 +156,7 @@ async def env(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 async def test_request_passes_through_with_mappings(env) -> None:  # type: ignore[no-untyped-def]
     url, client, seen = env
-    async with client.get(f"{url}/prod/pets?limit=2&x=a%20b",
+    async with client.get(f"{url}/prod/pets?limit=2&x=a%20b&tag=a&tag=b",
                           headers={"x-client": "c-1", "X-Custom": "v",
                                    "Connection": "keep-alive", "TE": "trailers"}) as resp:
         assert resp.status == 200
@@ -166,6 +171,8 @@ async def test_request_passes_through_with_mappings(env) -> None:  # type: ignor
     assert headers["X-Custom"] == "v"
     assert headers["X-Stage"] == "blue"
     assert headers["X-Client-Id"] == "c-1"
+    assert headers["X-Limit"] == "2"  # from the query string, read through Call.query
+    assert headers["X-Tags"] == "a,b"
     assert "TE" not in headers and "Te" not in headers
     assert headers["X-Forwarded-For"] == "127.0.0.1"
     assert headers["X-Forwarded-Proto"] == "http"
