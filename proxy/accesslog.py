@@ -188,7 +188,7 @@ _INLINE: dict[str, str] = {
     "protocol": '(ctx.protocol or "-")',
     "status": '(ctx.status or "-")',
     "responseLength": '("-" if (v := ctx.response_length) is None else v)',
-    "requestTimeEpoch": '("-" if (v := ctx.request_time_epoch_ms) is None else v)',
+    "requestTimeEpoch": "ctx.request_time_epoch_ms",  # set when the context is made
     # the CLF time of the request's second, cached for the last second
     "requestTime": "(_rt.text if ctx.request_time_epoch_ms // 1000 == _rt.second else _rt(ctx))",
 }

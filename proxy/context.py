@@ -8,6 +8,10 @@ is ``http_method``); ``None`` means "not set" and an access log writes it as ``-
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from proxy.deployment import MethodRoute
 
 
 class RequestContext:
@@ -62,7 +66,7 @@ class RequestContext:
         self.resource_path: str | None = None  # the template: "/pets/{petId}"
         self.resource_id: str | None = None
         # the deployment's MethodRoute once matched: metrics label the request by it
-        self.route: object | None = None
+        self.route: MethodRoute | None = None
         self.api_key: str | None = None  # never logged as such; access logs may name it
         self.api_key_id: str | None = None
         self.status = 0

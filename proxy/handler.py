@@ -17,7 +17,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
 
@@ -416,7 +416,7 @@ class Gateway:
         stage_name = ctx.stage or "-"
         metrics = self.metrics
         if metrics is not None:
-            route = cast(MethodRoute | None, ctx.route)
+            route = ctx.route
             mm = self._route_metrics.get(route) if route is not None else None
             if mm is None:
                 if route is None:  # unmatched: labelled "-"
