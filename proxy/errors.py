@@ -4,6 +4,8 @@
     ├── ConfigError                  a bad config file or definition; carries every Problem
     ├── GatewayError                 answered with a gateway response (proxy.gateway_responses)
     │   ├── StageNotFound            403 {"message":"Forbidden"} (not customisable)
+    │   ├── BadRequest               400: HTTP/0.9, or a path that would leave its backend prefix
+    │   ├── RequestTimeout           408: the body did not arrive in time; the connection closes
     │   ├── RequestTooLarge          413 plain text (not customisable)
     │   ├── MissingAuthenticationToken   MISSING_AUTHENTICATION_TOKEN
     │   ├── InvalidApiKey            INVALID_API_KEY
@@ -53,6 +55,8 @@ class GatewayError(SluiceError):
     response_type: str = "DEFAULT_5XX"
     # None: the gateway response's own default message
     message: str | None = None
+    # True: the connection is closed after the answer (what is left of the request is unread)
+    close_connection: bool = False
 
     def __init__(self, message: str | None = None) -> None:
         if message is not None:
@@ -62,6 +66,16 @@ class GatewayError(SluiceError):
 
 class StageNotFound(GatewayError):
     response_type = "STAGE_NOT_FOUND"
+
+
+class BadRequest(GatewayError):
+    response_type = "BAD_REQUEST"
+    close_connection = True
+
+
+class RequestTimeout(GatewayError):
+    response_type = "REQUEST_TIMEOUT"
+    close_connection = True
 
 
 class RequestTooLarge(GatewayError):

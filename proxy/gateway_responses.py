@@ -78,13 +78,19 @@ TYPES: dict[str, ResponseType] = {t.name: t for t in (
     _t("WAF_FILTERED", 403, "ForbiddenException", "Forbidden"),
     # Not AWS types: fixed answers that the gateway gives outside any API's customisation.
     _t("STAGE_NOT_FOUND", 403, "ForbiddenException", "Forbidden", customisable=False),
+    # HTTP/0.9, or a path that would climb out of its backend prefix (proxy.paths); AWS's front
+    # end answers such requests before any API sees them, so they are not customisable.
+    _t("BAD_REQUEST", 400, "BadRequestException", "Bad Request", customisable=False),
+    # a request body that did not arrive within server.clientBodyTimeoutSeconds (nginx: 408)
+    _t("REQUEST_TIMEOUT", 408, None, "Request Timeout", customisable=False),
     # FAIL_WITH_403 for an unauthorised Cache-Control: max-age=0; the DG says "a 403
     # Unauthorized response" without a body, so Sluice sends this one (falls back to DEFAULT_4XX).
     _t("CACHE_CONTROL_FORBIDDEN", 403, "AccessDeniedException", "Unauthorized"),
 )}
 
 AWS_TYPES: tuple[str, ...] = tuple(
-    n for n in TYPES if n not in ("STAGE_NOT_FOUND", "CACHE_CONTROL_FORBIDDEN"))
+    n for n in TYPES
+    if n not in ("STAGE_NOT_FOUND", "CACHE_CONTROL_FORBIDDEN", "BAD_REQUEST", "REQUEST_TIMEOUT"))
 
 _NAME = r"([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)"
 _VAR = re.compile(

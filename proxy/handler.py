@@ -13,26 +13,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http import HttpVersion10
 
 from cache import WARNING_HEADER as CACHE_WARNING
 from cache import CachedResponse, Invalidation, ResponseCache, cacheable, invalidation
+from proxy.bounded_log import BoundedLog
 from proxy.context import RequestContext
 from proxy.deployment import Deployment, MethodRoute, Stage, scale_limit
 from proxy.errors import (
     ApiConfigurationError,
+    BadRequest,
     CacheControlForbidden,
     GatewayError,
     IntegrationTimeout,
     InvalidApiKey,
     MissingAuthenticationToken,
     QuotaExceeded,
+    RequestTimeout,
     RequestTooLarge,
     StageNotFound,
     StoreUnavailable,
@@ -42,6 +47,7 @@ from proxy.errors import (
 from proxy.gateway_responses import StageGatewayResponses
 from proxy.headers import request_ids
 from proxy.integrations.base import Call, Outcome
+from proxy.paths import remove_dot_segments
 from proxy.response import RawResponse
 from ratelimit import (
     Bucket,
@@ -57,6 +63,10 @@ from ratelimit import (
 )
 
 log = logging.getLogger("sluice.handler")
+# a client that aborts thousands of requests must not write thousands of lines
+_gone_log = BoundedLog(log)
+
+CLIENT_CLOSED = 499  # nginx's status for "the client closed the connection first"
 
 MAX_BODY = 10_485_760
 # Request bodies up to this are read whole before the integration call; larger ones with a
@@ -121,20 +131,30 @@ class Gateway:
         response: web.StreamResponse
         try:
             stage, path, query = self._locate(deployment, request, ctx)
-            response = await self._serve(request, ctx, stage, path, query)
+            response = await self._serve(request, ctx, stage, path, query, deployment)
         except GatewayError as err:
-            response = self._error(err, ctx, stage, request)
-        except Exception:  # a bug must still answer once, and be seen
-            log.exception("unexpected error handling request %s", ctx.request_id)
-            response = self._error(ApiConfigurationError(), ctx, stage, request)
+            response = (_client_gone(ctx) if _gone(request)
+                        else self._error(err, ctx, stage, request))
+        except Exception:
+            if _gone(request):  # the client left mid-request (a reset while reading its body)
+                response = _client_gone(ctx)
+            else:  # a bug must still answer once, and be seen
+                log.exception("unexpected error handling request %s", ctx.request_id)
+                response = self._error(ApiConfigurationError(), ctx, stage, request)
+        else:
+            if type(response) is RawResponse and _gone(request):  # not written yet: never will be
+                response = _client_gone(ctx)
         ctx.status = response.status
         self._finish(ctx, stage)
         return response
 
     def _locate(self, deployment: Deployment, request: web.BaseRequest,
                 ctx: RequestContext) -> tuple[Stage, str, str]:
-        """The stage, the path after it and the raw query string."""
+        """The stage, the path after it (dot segments resolved) and the raw query string."""
+        if request.version < HttpVersion10:  # HTTP/0.9: no headers, no Host, no status line
+            raise BadRequest()
         path, _, query = request.raw_path.partition("?")
+        path = remove_dot_segments(path)
         api_id = deployment.single_api
         if path.startswith("/restapis/"):
             parts = path.split("/", 5)
@@ -159,10 +179,18 @@ class Gateway:
         return stage, rest, query
 
     async def _serve(self, request: web.BaseRequest, ctx: RequestContext, stage: Stage,
-                     path: str, query: str) -> web.StreamResponse:
+                     path: str, query: str, deployment: Deployment) -> web.StreamResponse:
         length = request.content_length
         if length is not None and length > MAX_BODY:
             raise RequestTooLarge()
+        # A body small enough to buffer is read before admission, within the body timeout: a
+        # client that stalls while sending holds no in-flight slot (5,100 stalled uploads
+        # filled all 5,000 and every other client got 429) and is cut off with 408.
+        at_once = _body_at_once(request, length)
+        if at_once is None:
+            at_once = await _read_body(request, length,
+                                       deployment.config.server.client_body_timeout_s)
+        body, stream = at_once
         if not self.inflight.try_acquire():
             raise Throttled("concurrency")
         try:
@@ -198,14 +226,11 @@ class Gateway:
                 try:
                     return await self._cached(
                         request, route, match.path_params, ctx, key,
-                        functools.partial(_make_call, request, ctx, match.path_params, path,
-                                          query, length))
+                        functools.partial(_call, request, ctx, match.path_params, path,
+                                          query, length, body, stream))
                 finally:
                     if self.cache.errors != errors and self.metrics is not None:
                         self.metrics.cache_errors.inc(self.cache.errors - errors)
-            # a request without a body to read builds its Call without a coroutine
-            at_once = _body_at_once(request, length)
-            body, stream = at_once if at_once is not None else await _read_body(request, length)
             call = _call(request, ctx, match.path_params, path, query, length, body, stream)
             outcome = await self._integrate(route, call)
             if outcome.upstream is None:  # the body is in memory: no coroutine to send it
@@ -281,10 +306,10 @@ class Gateway:
     async def _cached(self, request: web.BaseRequest, route: MethodRoute,
                       path_params: Mapping[str, str], ctx: RequestContext,
                       key: KeyRecord | None,
-                      make_call: Callable[[], Awaitable[Call]]) -> web.StreamResponse:
+                      make_call: Callable[[], Call]) -> web.StreamResponse:
         mc = route.cache
         assert mc is not None
-        # make_call (which reads the request body) only on a miss: a hit never needs it.
+        # make_call only on a miss: a hit never builds the Call.
         cache_key = mc.key.key(path_params, request.query, request.headers)
         decision = invalidation(
             request.headers.get("Cache-Control"),
@@ -305,7 +330,7 @@ class Gateway:
         ctx.cache_status = "miss"
 
         async def fetch() -> CachedResponse:
-            outcome = await self._integrate(route, await make_call())
+            outcome = await self._integrate(route, make_call())
             body = outcome.body
             if body is None and outcome.upstream is not None:
                 body = await _drain(outcome)
@@ -400,7 +425,8 @@ class Gateway:
                      f"x-amz-apigw-id: {ctx.extended_request_id}\r\n")
         if err.response_type in _TRACED:
             own_lines += f"X-Amzn-Trace-Id: {ctx.trace_id}\r\n"
-        resp = RawResponse(rendered.status, h, rendered.body, own_lines)
+        resp = RawResponse(rendered.status, h, rendered.body, own_lines,
+                           err.close_connection)
         ctx.error_response_type = err.response_type
         ctx.error_message = err.message
         ctx.response_length = len(rendered.body)
@@ -462,15 +488,6 @@ def _call(request: web.BaseRequest, ctx: RequestContext, path_params: Mapping[st
                 _port(request))
 
 
-async def _make_call(request: web.BaseRequest, ctx: RequestContext,
-                     path_params: Mapping[str, str], path: str, query: str,
-                     length: int | None) -> Call:
-    """The Call with its body read (or left to stream)."""
-    at_once = _body_at_once(request, length)
-    body, stream = at_once if at_once is not None else await _read_body(request, length)
-    return _call(request, ctx, path_params, path, query, length, body, stream)
-
-
 def _port(request: web.BaseRequest) -> int:
     # aiohttp caches the sockname per connection; asking the transport is a getsockname()
     # syscall per request (1.6% of the proxy profile)
@@ -495,23 +512,43 @@ def _body_at_once(request: web.BaseRequest,
     return None
 
 
-async def _read_body(request: web.BaseRequest,
-                     length: int | None) -> tuple[bytes | None, Any]:
-    """The body ``_body_at_once`` left to read: one of known length, or a chunked upload."""
-    if length is not None:
-        return await request.content.readexactly(length), None
-    # chunked upload without a length: buffer it, as AWS does, up to the 10 MB limit
-    chunks = []
-    total = 0
-    while True:
-        chunk = await request.content.readany()
-        if not chunk:
-            break
-        total += len(chunk)
-        if total > MAX_BODY:
-            raise RequestTooLarge()
-        chunks.append(chunk)
-    return b"".join(chunks), None
+async def _read_body(request: web.BaseRequest, length: int | None,
+                     timeout_s: float) -> tuple[bytes | None, Any]:
+    """The body ``_body_at_once`` left to read: one of known length, or a chunked upload; all
+    of it within ``timeout_s`` (408 otherwise)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            if length is not None:
+                return await request.content.readexactly(length), None
+            # chunked upload without a length: buffer it, as AWS does, up to the 10 MB limit
+            chunks = []
+            total = 0
+            while True:
+                chunk = await request.content.readany()
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > MAX_BODY:
+                    raise RequestTooLarge()
+                chunks.append(chunk)
+            return b"".join(chunks), None
+    except TimeoutError:
+        raise RequestTimeout() from None
+
+
+def _gone(request: web.BaseRequest) -> bool:
+    """Whether the client has closed its connection (or it broke)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _client_gone(ctx: RequestContext) -> RawResponse:
+    """What is recorded when the client left before its answer: nginx's 499, which metrics do
+    not count as a 4XX or 5XX error. Nothing is written (aiohttp finds the transport closed)."""
+    _gone_log.info("client closed the connection before the response (request %s)",
+                   ctx.request_id)
+    ctx.response_length = 0
+    return RawResponse(CLIENT_CLOSED, [], b"")
 
 
 async def _drain(outcome: Outcome) -> bytes:

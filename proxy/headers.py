@@ -38,13 +38,28 @@ assert set(_REMAPPED) == RESPONSE_REMAP
 
 
 def forwardable(raw_headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    """The client's end-to-end headers for the backend, case and order kept."""
+    """The client's end-to-end headers for the backend, case and order kept: without the
+    hop-by-hop ones, including those the client names in ``Connection`` (RFC 9110 7.6.1)."""
     out = []
+    named: list[str] | None = None
     for k, v in raw_headers:
         name = k.decode("latin-1")
-        if name.lower() not in REQUEST_DROP:
+        lname = name.lower()
+        if lname not in REQUEST_DROP:
             out.append((name, v.decode("latin-1")))
+        elif lname == "connection":
+            tokens = [t.strip().lower() for t in v.decode("latin-1").split(",")]
+            extra = [t for t in tokens if t and t not in _CONNECTION_OPTIONS]
+            if extra:
+                named = extra if named is None else named + extra
+    if named is not None:  # rare: "Connection: keep-alive" alone names nothing to drop
+        drop = frozenset(named)
+        out = [(name, value) for name, value in out if name.lower() not in drop]
     return out
+
+
+# Connection options that are not header names (already dropped or never headers).
+_CONNECTION_OPTIONS = frozenset({"keep-alive", "close", "upgrade", "te"})
 
 
 def remap_response(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -163,7 +163,8 @@ class MethodMetrics:
         n_status = self.n_status
         for status, n in collections.Counter(statuses).items():
             n_status[status] = n_status.get(status, 0) + n
-            if 400 <= status < 500:
+            # 499: the client left first (nginx's code), which is not an API error
+            if 400 <= status < 500 and status != 499:
                 self.n_4xx += n
             elif 500 <= status < 600:
                 self.n_5xx += n

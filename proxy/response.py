@@ -86,11 +86,12 @@ class RawResponse(web.StreamResponse):
     """
 
     def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes,
-                 own_lines: str = "") -> None:
+                 own_lines: str = "", close: bool = False) -> None:
         self._status = status
         self._raw_headers = headers
         self._raw_body = body
         self._own_lines = own_lines
+        self._close = close  # answer with Connection: close and close after writing
         self._keep_alive = None
         self._state = {}  # StreamResponse is a MutableMapping over it (len, bool)
 
@@ -106,11 +107,14 @@ class RawResponse(web.StreamResponse):
         transport = request.transport
         if transport is None or transport.is_closing():
             raise ConnectionResetError("Cannot write to closing transport")
-        keep_alive = self._keep_alive = request.keep_alive
+        keep_alive = self._keep_alive = request.keep_alive and not self._close
         status = self._status
         head_request = request.method == "HEAD"
         body = self._raw_body
-        head = encode_head(status, self._raw_headers, len(body), request.version, keep_alive,
+        version = request.version
+        if version < HttpVersion10:  # an HTTP/0.9 request is refused in a version that has heads
+            version = HttpVersion11
+        head = encode_head(status, self._raw_headers, len(body), version, keep_alive,
                            head_request, self._own_lines)  # positional: once per response
         if head_request or status < 200 or status in (204, 304) or not body:
             transport.write(head)
@@ -120,6 +124,10 @@ class RawResponse(web.StreamResponse):
             await request._payload_writer.drain()
         else:
             transport.write(head + body)
+        if self._close:
+            # the rest of the request is unread: do not let aiohttp linger reading it; the
+            # transport flushes what was written before it closes
+            request.protocol.force_close()
 
     async def write_eof(self, data: bytes = b"") -> None:
         return None

@@ -15,22 +15,28 @@ import contextlib
 import dataclasses
 import datetime
 import gc
+import ipaddress
 import logging
 import os
 import signal
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from pathlib import Path
 
+import orjson
 import uvloop
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from proxy.admin import build_admin_app
+from proxy.bounded_log import BoundedLog
 from proxy.config.loader import format_problems, load_config
 from proxy.config.model import Config, HostPort
-from proxy.errors import ConfigError
+from proxy.errors import ConfigError, Problem
 from proxy.metrics import FLUSH_INTERVAL_S, Metrics
+from proxy.response import RawResponse
 from proxy.runtime import Runtime
 from ratelimit import InFlight
 
@@ -46,6 +52,7 @@ class Overrides:
 
 
 def load(path: str, overrides: Overrides) -> Config:
+    """The config file with the command line's overrides; ``ConfigError`` names bad fields."""
     config = load_config(path)
     server = config.server
     if overrides.listen is not None:
@@ -58,7 +65,31 @@ def load(path: str, overrides: Overrides) -> Config:
     if overrides.storage_url is not None:
         config = dataclasses.replace(
             config, storage=dataclasses.replace(config.storage, url=overrides.storage_url))
+    problem = open_admin_problem(config)
+    if problem is not None:
+        raise ConfigError([problem])
     return config
+
+
+def open_admin_problem(config: Config) -> Problem | None:
+    """The admin API (keys, plans, cache flushes) must not face a network without a token,
+    unless the file says so explicitly."""
+    server = config.server
+    if server.admin_token or server.allow_open_admin or _loopback(server.admin_listen.host):
+        return None
+    return Problem(config.source, "server.adminListen",
+                   f"{server.admin_listen} is not a loopback address and server.adminToken is "
+                   "not set: anyone who reaches it could create API keys and flush caches; set "
+                   "adminToken, listen on 127.0.0.1, or set server.allowOpenAdmin: true")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: only "localhost" is known to stay on this machine
+        return False
 
 
 def run(path: str, overrides: Overrides) -> int:
@@ -89,10 +120,47 @@ def _tune_gc() -> None:
     gc.set_threshold(7000, 20, 20)
 
 
-def _handler_kwargs() -> dict[str, object]:
+class _RequestHandler(RequestHandler):
+    """aiohttp's connection handler, answering what it cannot parse the gateway's way."""
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500,
+                     exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        # aiohttp's own answer echoes the offending bytes back and names itself in a Server
+        # header; AWS's front end does neither. One bounded log line (BoundedLog) either way.
+        self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
+        if request.writer.output_size > 0:
+            raise ConnectionError("a response was already started: the connection is cut")
+        phrase = HTTPStatus(status).phrase if status in _STATUSES else "Error"
+        return RawResponse(status, [("Content-Type", "application/json")],
+                           orjson.dumps({"message": phrase}), close=True)
+
+
+_STATUSES = frozenset(s.value for s in HTTPStatus)
+
+
+class DataPlaneServer(web.Server):
+    """aiohttp's low-level server with the gateway's connection handler."""
+
+    def __call__(self) -> RequestHandler:
+        return _RequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+def data_plane_server(handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+                      config: Config) -> web.Server:
+    """The data plane's HTTP server for ``handler`` with the config's limits and timeouts."""
+    return DataPlaneServer(handler, **handler_kwargs(config))  # type: ignore[arg-type]
+
+
+def handler_kwargs(config: Config) -> dict[str, object]:
+    """aiohttp's request-handler settings for the data plane."""
     # AWS accepts URLs up to 10,240 characters and 10,240 bytes of headers (spec 10.3).
+    # aiohttp's keep-alive timer runs from a connection's opening or its previous response and
+    # is not reset by a partial request head, so it bounds a stalled or trickled head too: it
+    # is the header timeout.
     return {"max_line_size": 16_384, "max_field_size": 16_384, "access_log": None,
-            "keepalive_timeout": 75.0}
+            "keepalive_timeout": config.server.client_header_timeout_s,
+            "logger": BoundedLog()}
 
 
 async def _serve(path: str, overrides: Overrides, config: Config, *, data: bool, admin: bool,
@@ -148,7 +216,7 @@ async def _serve(path: str, overrides: Overrides, config: Config, *, data: bool,
         flusher = asyncio.ensure_future(flush_forever())
     try:
         if data:
-            server = web.Server(runtime.gateway.handle, **_handler_kwargs())  # type: ignore[arg-type]
+            server = data_plane_server(runtime.gateway.handle, config)
             runner = web.ServerRunner(server, handle_signals=False,
                                       shutdown_timeout=config.server.shutdown_timeout_s)
             await runner.setup()

@@ -166,6 +166,9 @@ _SERVER = record(
         "workers": Field(integer(1)),
         "adminToken": Field(nullable(string(min_len=1))),
         "shutdownTimeoutSeconds": Field(number(0), to="shutdown_timeout_s"),
+        "clientHeaderTimeoutSeconds": Field(number(0.001, 3600), to="client_header_timeout_s"),
+        "clientBodyTimeoutSeconds": Field(number(0.001, 3600), to="client_body_timeout_s"),
+        "allowOpenAdmin": Field(boolean, to="allow_open_admin"),
     },
     ServerSettings,
     post=_distinct_listeners,
@@ -307,7 +310,8 @@ class _Reader:
                 "server": Field(_SERVER),
                 "storage": Field(_STORAGE),
                 "account": Field(_ACCOUNT),
-                "apis": Field(list_of(self.api(), unique={"id": lambda a: a.id})),
+                "apis": Field(then(list_of(self.api(), unique={"id": lambda a: a.id}),
+                                   _some_apis), required=True),
                 "apiKeys": Field(
                     list_of(_API_KEY, unique={"id": lambda k: k.id, "value": lambda k: k.value})
                 ),
@@ -439,6 +443,13 @@ class _Reader:
         if bad:
             raise Invalid
         return values
+
+
+def _some_apis(ck: Checker, path: PathT, apis: tuple[ApiConfig, ...]) -> tuple[ApiConfig, ...]:
+    # with no API every request would be a 403: say so at load instead
+    if not apis:
+        ck.fail(path, "must list at least one API (id, definition, stages)")
+    return apis
 
 
 def _dicts(value: Any) -> list[dict[Any, Any]]:

@@ -67,6 +67,16 @@ class ServerSettings:
     admin_token: str | None = None
     # SIGTERM: how long in-flight requests may run before they are cancelled.
     shutdown_timeout_s: float = 30.0
+    # A connection must deliver a whole request head within this long of opening or of its
+    # previous response (so it is also the idle keep-alive timeout); nginx's
+    # client_header_timeout is 60 s. AWS documents none for REST APIs.
+    client_header_timeout_s: float = 60.0
+    # A request body read whole before the integration (up to 256 KiB) must arrive within this
+    # long, else 408 and the connection is closed (nginx's client_body_timeout is 60 s, between
+    # reads; a whole-body bound also stops a client that trickles a byte a second).
+    client_body_timeout_s: float = 60.0
+    # The admin API on a non-loopback address without adminToken is refused unless this is set.
+    allow_open_admin: bool = False
 
 
 @dataclass(frozen=True, slots=True)

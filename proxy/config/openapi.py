@@ -334,6 +334,9 @@ class _Reader:
         return tuple(resources)
 
     def path_item(self, ck: Checker, path: PathT, item: Any) -> Mapping[str, Method]:
+        # a path item may be a local $ref, as AWS's importer resolves it; a loop or a reference
+        # to another file is an error here rather than a resource silently without methods
+        item = self.resolve(ck, path, item)
         if not isinstance(item, dict):
             ck.fail(path, f"must be a mapping (a path item), got {describe(item)}")
         before = len(ck.problems)

@@ -9,6 +9,7 @@ from urllib.parse import quote, urlsplit
 from proxy.config.model import Integration
 from proxy.errors import (
     ApiConfigurationError,
+    BadRequest,
     IntegrationFailure,
     IntegrationTimeout,
     UpstreamConnectError,
@@ -18,6 +19,7 @@ from proxy.errors import (
 from proxy.headers import forwardable, remap_response
 from proxy.integrations.base import Call, Invoker, Outcome
 from proxy.integrations.params import Getter, compile_source
+from proxy.paths import directory, escapes
 from proxy.upstream.base import Origin, Upstream
 
 _STAGE_VAR = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
@@ -27,8 +29,8 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.\-]+)\+?\}")
 
 class HttpProxyInvoker(Invoker):
     __slots__ = ("_api_id", "_broken", "_header_params", "_method", "_origin", "_path_params",
-                 "_path_parts", "_query_params", "_static_query", "_upstream", "timeout_s",
-                 "type_name", "uri")
+                 "_path_parts", "_prefix", "_query_params", "_static_query", "_upstream",
+                 "timeout_s", "type_name", "uri")
 
     def __init__(self, integration: Integration, stage_variables: Mapping[str, str],
                  upstream: Upstream, api_id: str) -> None:
@@ -66,6 +68,9 @@ class HttpProxyInvoker(Invoker):
             self._path_parts.append((m.group(1),))
             pos = m.end()
         self._path_parts.append(path[pos:])
+        # what the filled-in path must stay under, read as leniently as a backend might
+        # (proxy.paths): a value with ../ or %2F..%2F cannot reach a sibling of the prefix
+        self._prefix = directory(path[:path.index("{")]) if len(self._path_parts) > 1 else None
         self._static_query = parts.query
         self._path_params: dict[str, Getter] = {}
         self._query_params: list[tuple[str, Getter]] = []
@@ -96,6 +101,8 @@ class HttpProxyInvoker(Invoker):
                 value = getter(call) if getter is not None else call.path_params.get(name)
                 pieces.append(value or "")
         target = "".join(pieces)
+        if self._prefix is not None and escapes(target, self._prefix):
+            raise BadRequest()
         query = self._static_query
         if call.query_string:
             query = f"{query}&{call.query_string}" if query else call.query_string

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from proxy.config.loader import load_config
 from proxy.runtime import Runtime
+from proxy.server import data_plane_server
 from tests.support.redis_server import free_port
 
 
@@ -70,7 +71,7 @@ async def run_gateway(config_path: Path, **runtime_kwargs: Any) -> AsyncIterator
     config = load_config(config_path)
     runtime = Runtime(config, **runtime_kwargs)
     await runtime.start()
-    server = web.Server(runtime.gateway.handle, access_log=None)  # type: ignore[arg-type]
+    server = data_plane_server(runtime.gateway.handle, config)
     runner = web.ServerRunner(server, shutdown_timeout=2)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -127,7 +127,8 @@ def test_minimal_file_gets_the_model_defaults(tmp_path: Path) -> None:
 
 
 def test_partial_account_throttle_keeps_the_other_default(tmp_path: Path) -> None:
-    c = load(tmp_path, {"account": {"throttle": {"rateLimit": 0.5}}})
+    c = load(tmp_path, {"apis": [{"id": "a", "definition": "petstore.yaml"}],
+                        "account": {"throttle": {"rateLimit": 0.5}}})
     assert c.account.throttle == ThrottleSettings(0.5, 5_000)
 
 
@@ -176,7 +177,8 @@ def test_optional_values(tmp_path: Path) -> None:
     ],
 )
 def test_storage_urls_accepted(tmp_path: Path, url: str) -> None:
-    assert load(tmp_path, {"storage": {"url": url}}).storage.url == url
+    doc = {"apis": [{"id": "a", "definition": "petstore.yaml"}], "storage": {"url": url}}
+    assert load(tmp_path, doc).storage.url == url
 
 
 # --- environment -------------------------------------------------------------------------
@@ -239,7 +241,8 @@ FIELD_CASES: list[tuple[tuple[Any, ...], Any, str, str]] = [
         1,
         "server.port",
         "unknown field 'port' (allowed: listen, adminListen, workers, adminToken, "
-        "shutdownTimeoutSeconds)",
+        "shutdownTimeoutSeconds, clientHeaderTimeoutSeconds, clientBodyTimeoutSeconds, "
+        "allowOpenAdmin)",
     ),
     (("storage", "url"), "mysql://db", "storage.url", "must be memory://, redis://HOST"),
     (("storage", "url"), "redis://h:99999/0", "storage.url", "must be memory://"),
