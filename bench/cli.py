@@ -1,4 +1,4 @@
-"""The ``python -m bench`` command line: ``compare`` and ``run``."""
+"""The ``python -m bench`` command line: ``compare``, ``run``, ``idle`` and ``soak``."""
 
 from __future__ import annotations
 
@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--connections", type=int, default=5000)
     i.add_argument("--timeout", type=float, default=120.0, help="bound on the whole run")
     i.add_argument("--json", type=Path, help="write the result here")
+    s = sub.add_parser("soak", help="a long mixed load, sampling the gateway's resources")
+    s.add_argument("--duration", type=float, default=600.0, help="seconds of load")
+    s.add_argument("--every", type=float, default=10.0, help="seconds between samples")
+    s.add_argument("--storage", choices=("redis", "memory"), default="redis")
+    s.add_argument("--json", type=Path, help="write the samples and slopes here")
     return parser
 
 
@@ -127,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.idle import main as idle
 
             return idle(args.connections, args.timeout, args.json)
+        if args.command == "soak":
+            from bench.soak import main as soak
+
+            return soak(args.duration, args.every, args.storage, args.json)
         return _compare(args) if args.command == "compare" else _run(args)
     except KeyboardInterrupt:
         print("\ninterrupted; every started process was stopped", file=sys.stderr)

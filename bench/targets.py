@@ -236,8 +236,9 @@ class Supervisor:
         return f"redis://{HOST}:{port}/0"
 
     def sluice(self, config: Path, storage_url: str, *, workers: int = 1,
-               env: Mapping[str, str] | None = None, name: str = "sluice") -> str:
-        port, admin = free_port(), free_port()
+               env: Mapping[str, str] | None = None, name: str = "sluice",
+               admin_port: int | None = None) -> str:
+        port, admin = free_port(), admin_port or free_port()
         p = self.spawn(name, [
             sys.executable, "-m", "proxy", "serve", str(config), "--listen", f"{HOST}:{port}",
             "--admin-listen", f"{HOST}:{admin}", "--storage", storage_url,

@@ -16,6 +16,7 @@ deployment load in :meth:`Metrics.method`, and lazily for new label values).
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import os
 import threading
@@ -26,8 +27,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from proxy.context import RequestContext
 
@@ -234,6 +237,7 @@ class Metrics:
             self.cache_errors = self._families["sluice_cache_store_errors_total"]
         if multiprocess_dir is not None:
             MultiProcessCollector(self._registry, path=multiprocess_dir)  # type: ignore[no-untyped-call]
+        self._registry.register(_LoopTasks())
         self._methods: dict[tuple[str, str, str, str], MethodMetrics] = {}
         self._throttled: dict[tuple[str, str, str], Any] = {}
 
@@ -292,6 +296,19 @@ class Metrics:
         self.flush()
         # 0.0.4: the names are all legacy-valid, and Prometheus 2.x scrapers expect this version.
         return generate_latest(self._registry), CONTENT_TYPE_PLAIN_0_0_4
+
+
+class _LoopTasks(Collector):
+    """``sluice_event_loop_tasks``: asyncio tasks alive in the process that renders /metrics,
+    read at scrape time; a count that only grows under steady load is a leak (bench soak)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            count = len(asyncio.all_tasks())
+        except RuntimeError:  # rendered outside an event loop: nothing to count
+            return
+        yield GaugeMetricFamily("sluice_event_loop_tasks",
+                                "asyncio tasks alive in this process's event loop", value=count)
 
 
 def _into_buckets(counts: list[int], seconds: list[float]) -> None:
