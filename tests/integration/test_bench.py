@@ -515,3 +515,24 @@ def test_idle_connections_are_held_and_measured() -> None:
     assert int(result["open_at_gateway"]) >= 50  # type: ignore[call-overload]
     assert float(result["rss_mb_with_connections"]) >= float(  # type: ignore[arg-type]
         result["rss_mb_idle_process"])  # type: ignore[arg-type]
+
+
+def test_slope_per_minute_is_least_squares() -> None:
+    from bench.soak import slope_per_minute
+
+    assert slope_per_minute([(0, 1.0), (30, 2.0), (60, 3.0)]) == pytest.approx(2.0)
+    assert slope_per_minute([(0, 5.0), (10, 3.0), (20, 5.0), (30, 3.0)]) == pytest.approx(-2.4)
+    assert slope_per_minute([(0, 5.0)]) == 0.0
+
+
+def test_soak_samples_the_gateway_under_a_mixed_load() -> None:
+    from bench.soak import run as soak
+
+    doc = soak(3.0, 1.0, "memory")
+    statuses = set(doc["status"])
+    assert {"200", "403", "429"} <= statuses  # cached/proxied/keyed, refused keys, throttled
+    assert doc["errors"] == 0
+    assert len(doc["samples"]) >= 3
+    assert doc["samples"][-1]["sockets"] > doc["samples"][0]["sockets"]  # the load's connections
+    assert doc["samples"][-1]["tasks"] > 0
+    assert set(doc["series"]) == {"rss_mb", "fds", "sockets", "tasks"}
