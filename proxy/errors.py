@@ -8,6 +8,14 @@
     │   ├── RequestTimeout           408: the body did not arrive in time; the connection closes
     │   ├── RequestTooLarge          413 plain text (not customisable)
     │   ├── MissingAuthenticationToken   MISSING_AUTHENTICATION_TOKEN
+    │   ├── AuthError                who may call (proxy.auth); str() never holds the message,
+    │   │   │                        which may echo the caller's credentials back to them
+    │   │   ├── Unauthorized         UNAUTHORIZED (401)
+    │   │   ├── AccessDenied         ACCESS_DENIED (403, capital-M "Message" body)
+    │   │   ├── InvalidSignature     INVALID_SIGNATURE (403; ``error_type`` as AWS names it)
+    │   │   ├── ExpiredToken         EXPIRED_TOKEN
+    │   │   ├── AuthorizerConfigurationError   AUTHORIZER_CONFIGURATION_ERROR (500)
+    │   │   └── AuthorizerFailure    AUTHORIZER_FAILURE
     │   ├── InvalidApiKey            INVALID_API_KEY
     │   ├── Throttled                THROTTLED (``level`` says which bucket)
     │   ├── QuotaExceeded            QUOTA_EXCEEDED
@@ -84,6 +92,45 @@ class RequestTooLarge(GatewayError):
 
 class MissingAuthenticationToken(GatewayError):
     response_type = "MISSING_AUTHENTICATION_TOKEN"
+
+
+class AuthError(GatewayError):
+    """An authorizer's answer. ``error_type`` overrides the type's ``x-amzn-ErrorType`` where AWS
+    names the cause more finely (``IncompleteSignatureException`` under INVALID_SIGNATURE)."""
+
+    error_type: str | None = None
+
+    def __init__(self, message: str | None = None, *, error_type: str | None = None) -> None:
+        super().__init__(message)
+        if error_type is not None:
+            self.error_type = error_type
+        # The message may hold the caller's Authorization header or canonical request (AWS
+        # sends both back to the caller); exception text, and so logs, name only the type.
+        self.args = (f"{self.response_type} {self.error_type or ''}".rstrip(),)
+
+
+class Unauthorized(AuthError):
+    response_type = "UNAUTHORIZED"
+
+
+class AccessDenied(AuthError):
+    response_type = "ACCESS_DENIED"
+
+
+class InvalidSignature(AuthError):
+    response_type = "INVALID_SIGNATURE"
+
+
+class ExpiredToken(AuthError):
+    response_type = "EXPIRED_TOKEN"
+
+
+class AuthorizerConfigurationError(AuthError):
+    response_type = "AUTHORIZER_CONFIGURATION_ERROR"
+
+
+class AuthorizerFailure(AuthError):
+    response_type = "AUTHORIZER_FAILURE"
 
 
 class InvalidApiKey(GatewayError):
