@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any, cast
 
-from proxy.context import RequestContext
+from proxy.context import VARIABLES, ClfTime, RequestContext, elapsed_ms
 
 __all__ = ["PRESETS", "AccessLog", "compile_format"]
 
@@ -61,7 +61,6 @@ PRESETS: dict[str, str] = {
     ),
 }
 
-Getter = Callable[[RequestContext], str]
 Escape = Callable[[str], str]
 
 # -- escaping ---------------------------------------------------------------------------------
@@ -97,140 +96,25 @@ def _escape_xml(value: str) -> str:
 
 _ESCAPES = {"text": _escape_text, "json": _escape_json, "xml": _escape_xml}
 
-# -- getters ----------------------------------------------------------------------------------
+# -- compiling ------------------------------------------------------------------------------
 
-
-def _number(attr: str) -> Callable[[Escape], Getter]:
-    """An int the gateway set; never needs escaping."""
-
-    def bind(_escape: Escape) -> Getter:
-        def get(ctx: RequestContext) -> str:
-            value: int | None = getattr(ctx, attr)
-            return "-" if value is None else str(value)
-
-        return get
-
-    return bind
-
-
-def _millis(attr: str) -> Callable[[Escape], Getter]:
-    """A duration in whole milliseconds, as AWS logs it."""
-
-    def bind(_escape: Escape) -> Getter:
-        def get(ctx: RequestContext) -> str:
-            value: float | None = getattr(ctx, attr)
-            return "-" if value is None else str(round(value))
-
-        return get
-
-    return bind
-
-
-def _bound(get: Getter) -> Callable[[Escape], Getter]:
-    """A getter that needs no escaping."""
-    return lambda _escape: get
-
-
-def _response_latency(ctx: RequestContext) -> str:
-    # unset until the pipeline stamps it: then the time until this line is built
-    ms = ctx.response_latency_ms
-    if ms is None:
-        ms = (time.perf_counter() - ctx.start) * 1000.0
-    return str(round(ms))
-
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-class _RequestTime:
-    """CLF time of an epoch-ms stamp, cached for the last second: most requests share one."""
-
-    __slots__ = ("second", "text")
-
-    def __init__(self) -> None:
-        self.second = -1
-        self.text = ""
-
-    def __call__(self, ctx: RequestContext) -> str:
-        second = ctx.request_time_epoch_ms // 1000
-        if second != self.second:
-            t = time.gmtime(second)  # English month names whatever the locale
-            self.text = (f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year:04d}:"
-                         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000")
-            self.second = second
-        return self.text
-
-
-def _domain_prefix(escape: Escape) -> Getter:
-    def get(ctx: RequestContext) -> str:
-        domain = ctx.domain_name
-        return escape(domain.split(".", 1)[0]) if domain else "-"
-
-    return get
-
-
-def _error_message_string(escape: Escape) -> Getter:
-    # AWS: the quoted value of error.message, meant to stand unquoted in a JSON format
-    def get(ctx: RequestContext) -> str:
-        message = ctx.error_message
-        return f'"{escape(message)}"' if message is not None else "-"
-
-    return get
-
-
-# Values that never need escaping in any format: the gateway makes them (a request id a client
-# sends is kept only as a parsed UUID), or they are numbers (an int is formatted by the
-# f-string itself, without a call to str).
+# What each kind of $context variable (proxy.context.VARIABLES) becomes in the generated line;
+# {a} is its attribute. An int is formatted by the f-string itself (no call to str), the
+# gateway's own text needs no escaping, and text a client or the config shapes is escaped for the
+# format, "-" when unset or empty.
 _INLINE: dict[str, str] = {
-    "requestId": '(ctx.request_id or "-")',
-    "extendedRequestId": '(ctx.extended_request_id or "-")',
-    "identity.sourceIp": '(ctx.source_ip or "-")',
-    "protocol": '(ctx.protocol or "-")',
-    "status": '(ctx.status or "-")',
-    "responseLength": '("-" if (v := ctx.response_length) is None else v)',
-    "requestTimeEpoch": "ctx.request_time_epoch_ms",  # set when the context is made
+    "id": '(ctx.{a} or "-")',
+    "int": '("-" if (v := ctx.{a}) is None else v)',
+    "status": '(ctx.{a} or "-")',
+    "millis": '("-" if (v := ctx.{a}) is None else round(v))',
+    "elapsed": "round(_elapsed(ctx))",
+    "text": '(_esc(v) if (v := ctx.{a}) else "-")',
+    # AWS: the quoted value, meant to stand unquoted in a JSON format
+    "quoted": '(_quote(v) if (v := ctx.{a}) is not None else "-")',
+    "prefix": '(_esc(v.split(".", 1)[0]) if (v := ctx.{a}) else "-")',
     # the CLF time of the request's second, cached for the last second
-    "requestTime": "(_rt.text if ctx.request_time_epoch_ms // 1000 == _rt.second else _rt(ctx))",
+    "clf": "(_rt.text if ctx.{a} // 1000 == _rt.second else _rt(ctx.{a}))",
 }
-
-
-# Strings a client or the config may shape: escaped for the format, "-" when unset or empty.
-_TEXT: dict[str, str] = {
-    "apiId": "api_id",
-    "stage": "stage",
-    "domainName": "domain_name",
-    "httpMethod": "http_method",
-    "path": "path",
-    "resourcePath": "resource_path",
-    "resourceId": "resource_id",
-    "identity.userAgent": "user_agent",
-    "identity.apiKey": "api_key",
-    "identity.apiKeyId": "api_key_id",
-    "integration.error": "integration_error",
-    "integrationErrorMessage": "integration_error",
-    "error.message": "error_message",
-    "error.responseType": "error_response_type",
-}
-# The computed ones: a getter each, bound to the format's escape. A name is in one table only.
-_VARIABLES: dict[str, Callable[[Escape], Getter]] = {
-    "domainPrefix": _domain_prefix,
-    "responseLatency": _bound(_response_latency),
-    "integrationLatency": _millis("integration_latency_ms"),
-    "integration.latency": _millis("integration_latency_ms"),
-    "integrationStatus": _number("integration_status"),
-    "integration.status": _number("integration_status"),
-    "integration.integrationStatus": _number("integration_status"),
-    "error.messageString": _error_message_string,
-}
-# Known to AWS, never set by this gateway (no IAM, Cognito, WAF, X-Ray or AWS account).
-_ALWAYS_UNSET = (
-    "accountId", "identity.accountId", "identity.caller", "identity.user", "identity.userArn",
-    "identity.cognitoIdentityId", "identity.cognitoIdentityPoolId", "identity.principalOrgId",
-    "awsEndpointRequestId", "deploymentId", "isCanaryRequest", "integration.requestId",
-    "xrayTraceId", "wafResponseCode", "webaclArn",
-)
-VARIABLES = (frozenset(_INLINE) | frozenset(_TEXT) | frozenset(_VARIABLES)
-             | frozenset(_ALWAYS_UNSET))
 
 # A variable name is dotted identifier segments; a trailing "." stays literal text. The whole
 # name is looked up (the longest match), so "$context.integrationLatency" is never read as
@@ -254,7 +138,9 @@ def compile_format(fmt: str) -> Callable[[RequestContext], str]:
     # gateway's own values (ids, address, protocol, numbers: nothing to escape) and the text
     # variables read inline, a call only for the few computed ones. Expressions come from
     # this module, never from the format.
-    namespace: dict[str, object] = {"_esc": escape, "_mem": {}, "_rt": _RequestTime()}
+    namespace: dict[str, object] = {"_esc": escape, "_mem": {}, "_rt": ClfTime(),
+                                    "_elapsed": elapsed_ms,
+                                    "_quote": lambda v: f'"{escape(v)}"'}
     memo = cast(dict[str, str], namespace["_mem"])
 
     def escape_and_keep(value: str) -> str:
@@ -267,24 +153,19 @@ def compile_format(fmt: str) -> Callable[[RequestContext], str]:
     pieces = []
     text = ""
     pos = 0
-    for i, match in enumerate(_VARIABLE.finditer(fmt)):
+    for match in _VARIABLE.finditer(fmt):
         text += fmt[pos:match.start()]
         pos = match.end()
-        name = match.group(1)
-        inline = _INLINE.get(name)
-        if inline is None:
-            attr = _TEXT.get(name)
-            bind = _VARIABLES.get(name)
-            if attr is not None and attr in _FEW_VALUES:  # escaped once per distinct value
-                inline = f'((_mem.get(v) or _mesc(v)) if (v := ctx.{attr}) else "-")'
-            elif attr is not None:  # escaped, "-" when unset or empty
-                inline = f'(_esc(v) if (v := ctx.{attr}) else "-")'
-            elif bind is not None:
-                namespace[f"_g{i}"] = bind(escape)
-                inline = f"_g{i}(ctx)"
-            else:  # known to AWS and never set here, or unknown: part of the literal text
-                text += "-"
-                continue
+        variable = VARIABLES.get(match.group(1))
+        if variable is None or variable.attr is None:
+            # known to AWS and never set here, or unknown: part of the literal text
+            text += "-"
+            continue
+        attr = variable.attr
+        if variable.kind == "text" and attr in _FEW_VALUES:  # escaped once per distinct value
+            inline = f'((_mem.get(v) or _mesc(v)) if (v := ctx.{attr}) else "-")'
+        else:
+            inline = _INLINE[variable.kind].format(a=attr)
         pieces.append(repr(text))
         pieces.append(f"f'{{{inline}}}'")
         text = ""

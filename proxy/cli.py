@@ -62,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(config.api_keys)} API key(s)")
         return 0
     from proxy.deployment import compile_deployment
-    from proxy.upstream import PoolUpstream
+    from proxy.runtime import offline_services
 
-    deployment = compile_deployment(config, PoolUpstream())
+    deployment = compile_deployment(config, offline_services())
     rows = [("STAGE", "METHOD", "RESOURCE", "INTEGRATION", "TIMEOUT"),
             *deployment.describe_routes()]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]

@@ -1,17 +1,45 @@
-"""Per-request state, filled in by the pipeline phases and read by metrics and access logs.
+"""Per-request state, and the one table of ``$context`` variables every consumer reads.
 
-Slotted: one is made per request (a dict-backed object costs ~40% more to create).
-Attribute names follow the ``$context`` variables where there is one (``$context.httpMethod``
-is ``http_method``); ``None`` means "not set" and an access log writes it as ``-``.
+``RequestContext`` is made once per request and carries what the pipeline's phases share: the
+request and its parts (the path after the stage, path parameters, the body), what a phase
+decided (the API key and plan, the matched route), and what access logs, metrics and gateway
+responses report. Slotted: a dict-backed object costs ~40% more to create. Attribute names follow
+the ``$context`` variables where there is one (``$context.httpMethod`` is ``http_method``);
+``None`` means "not set".
+
+``VARIABLES`` declares each ``$context`` variable once: the attribute it is read from and its
+kind, which says how it reads and whether it can be unset. Access logs compile their formats from
+it (``proxy.accesslog``), gateway responses and parameter mappings read values through
+:func:`value` (and VTL and the Lambda event will read the same table).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import orjson
 
 if TYPE_CHECKING:
-    from proxy.deployment import MethodRoute
+    from aiohttp.web import BaseRequest
+
+    from proxy.body import RequestBody
+    from ratelimit import KeyRecord, PlanRecord
+
+
+class RouteInfo(Protocol):
+    """What the request state needs of its matched route (``proxy.route.MethodRoute``)."""
+
+    @property
+    def resource_path(self) -> str: ...
+
+    @property
+    def metric_resource(self) -> str: ...
+
+    @property
+    def metric_method(self) -> str: ...
 
 
 class RequestContext:
@@ -19,6 +47,7 @@ class RequestContext:
         "api_id",
         "api_key",
         "api_key_id",
+        "body",
         "cache_status",
         "domain_name",
         "error_message",
@@ -28,15 +57,20 @@ class RequestContext:
         "integration_error",
         "integration_latency_ms",
         "integration_status",
+        "key",
         "path",
+        "path_params",
+        "plan",
         "protocol",
         "query_string",
+        "request",
         "request_id",
         "request_time_epoch_ms",
         "resource_id",
         "resource_path",
         "response_latency_ms",
         "response_length",
+        "rest_path",
         "route",
         "source_ip",
         "stage",
@@ -45,6 +79,7 @@ class RequestContext:
         "throttle_level",
         "trace_id",
         "user_agent",
+        "validation_error",
     )
 
     def __init__(self, request_id: str, extended_request_id: str, start: float,
@@ -58,15 +93,23 @@ class RequestContext:
         self.stage: str | None = None
         self.http_method: str | None = None
         self.path: str | None = None  # "/{stage}/pets/1": includes the stage, as AWS logs it
-        self.query_string: str | None = None
+        self.query_string: str = ""  # raw, without "?"
         self.protocol = "HTTP/1.1"
         self.domain_name: str | None = None
         self.source_ip: str | None = None
         self.user_agent: str | None = None
         self.resource_path: str | None = None  # the template: "/pets/{petId}"
         self.resource_id: str | None = None
-        # the deployment's MethodRoute once matched: metrics label the request by it
-        self.route: MethodRoute | None = None
+        # the request as the pipeline's phases read it
+        self.request: BaseRequest | None = None
+        self.rest_path = "/"  # the raw path after the stage, dot segments resolved
+        self.path_params: Mapping[str, str] = _NO_PARAMS
+        self.body: RequestBody | None = None
+        # the deployment's route once matched: metrics label the request by it
+        self.route: RouteInfo | None = None
+        # what the API key phase found
+        self.key: KeyRecord | None = None
+        self.plan: PlanRecord | None = None
         self.api_key: str | None = None  # never logged as such; access logs may name it
         self.api_key_id: str | None = None
         self.status = 0
@@ -77,27 +120,138 @@ class RequestContext:
         self.integration_error: str | None = None
         self.error_message: str | None = None
         self.error_response_type: str | None = None
+        self.validation_error: str | None = None  # $context.error.validationErrorString
         self.cache_status: str | None = None  # None: caching off; "hit" | "miss"
         # account | concurrency | stage | usage_plan | quota, when the request was refused so
         self.throttle_level: str | None = None
 
 
-# $context.X -> its value, for the places that read a variable by name: parameter mappings
-# (proxy.integrations.params) and gateway-response headers and templates. Access logs format
-# values their own way (escaping, "-" for unset, whole milliseconds) in proxy.accesslog.
-CONTEXT_VARIABLES: dict[str, Callable[[RequestContext], str | None]] = {
-    "requestId": lambda c: c.request_id,
-    "extendedRequestId": lambda c: c.extended_request_id,
-    "apiId": lambda c: c.api_id,
-    "stage": lambda c: c.stage,
-    "httpMethod": lambda c: c.http_method,
-    "path": lambda c: c.path,
-    "resourcePath": lambda c: c.resource_path,
-    "domainName": lambda c: c.domain_name,
-    "protocol": lambda c: c.protocol,
-    "identity.sourceIp": lambda c: c.source_ip,
-    "identity.userAgent": lambda c: c.user_agent,
-    "identity.apiKeyId": lambda c: c.api_key_id,
-    "identity.apiKey": lambda c: c.api_key,
-    "requestTimeEpoch": lambda c: str(c.request_time_epoch_ms),
-}
+_NO_PARAMS: Mapping[str, str] = {}
+
+
+# --- the $context variables ------------------------------------------------------------------
+
+Kind = Literal["id", "text", "int", "status", "millis", "elapsed", "quoted", "clf", "prefix",
+               "unset"]
+"""How a variable reads from its attribute:
+
+- ``id``: text the gateway makes (ids, the client address, the protocol): never needs escaping
+- ``text``: text a client or the config shapes: escaped where it lands, unset when empty
+- ``int``: a number; ``status``: an HTTP status, 0 while unset; ``millis``: a float of
+  milliseconds, written whole
+- ``elapsed``: milliseconds, or the time since receipt while unset (responseLatency)
+- ``quoted``: the JSON-quoted form of a text (error.messageString)
+- ``clf``: an epoch-milliseconds stamp as CLF time (``04/Mar/2020:19:15:17 +0000``)
+- ``prefix``: the first DNS label of a text (domainPrefix)
+- ``unset``: known to AWS and never set by this gateway
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str  # after "$context."
+    attr: str | None  # the RequestContext attribute it reads
+    kind: Kind
+
+
+def _v(name: str, attr: str | None, kind: Kind) -> tuple[str, Variable]:
+    return name, Variable(name, attr, kind)
+
+
+VARIABLES: Mapping[str, Variable] = dict([
+    _v("requestId", "request_id", "id"),
+    _v("extendedRequestId", "extended_request_id", "id"),
+    _v("identity.sourceIp", "source_ip", "id"),
+    _v("protocol", "protocol", "id"),
+    _v("status", "status", "status"),
+    _v("responseLength", "response_length", "int"),
+    _v("requestTimeEpoch", "request_time_epoch_ms", "int"),
+    _v("requestTime", "request_time_epoch_ms", "clf"),
+    _v("apiId", "api_id", "text"),
+    _v("stage", "stage", "text"),
+    _v("domainName", "domain_name", "text"),
+    _v("domainPrefix", "domain_name", "prefix"),
+    _v("httpMethod", "http_method", "text"),
+    _v("path", "path", "text"),
+    _v("resourcePath", "resource_path", "text"),
+    _v("resourceId", "resource_id", "text"),
+    _v("identity.userAgent", "user_agent", "text"),
+    _v("identity.apiKey", "api_key", "text"),
+    _v("identity.apiKeyId", "api_key_id", "text"),
+    _v("integration.error", "integration_error", "text"),
+    _v("integrationErrorMessage", "integration_error", "text"),
+    _v("error.message", "error_message", "text"),
+    _v("error.messageString", "error_message", "quoted"),
+    _v("error.responseType", "error_response_type", "text"),
+    _v("error.validationErrorString", "validation_error", "text"),
+    _v("responseLatency", "response_latency_ms", "elapsed"),
+    _v("integrationLatency", "integration_latency_ms", "millis"),
+    _v("integration.latency", "integration_latency_ms", "millis"),
+    _v("integrationStatus", "integration_status", "int"),
+    _v("integration.status", "integration_status", "int"),
+    _v("integration.integrationStatus", "integration_status", "int"),
+    # Known to AWS, never set by this gateway (no AWS account, Cognito identity pools, WAF or
+    # X-Ray, no canary deployments).
+    *(_v(name, None, "unset") for name in (
+        "accountId", "identity.accountId", "identity.caller", "identity.user",
+        "identity.userArn", "identity.cognitoIdentityId", "identity.cognitoIdentityPoolId",
+        "identity.principalOrgId", "awsEndpointRequestId", "deploymentId", "isCanaryRequest",
+        "integration.requestId", "xrayTraceId", "wafResponseCode", "webaclArn")),
+])
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+class ClfTime:
+    """CLF time of an epoch-ms stamp, cached for the last second: most requests share one."""
+
+    __slots__ = ("second", "text")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.text = ""
+
+    def __call__(self, epoch_ms: int) -> str:
+        second = epoch_ms // 1000
+        if second != self.second:
+            t = time.gmtime(second)  # English month names whatever the locale
+            self.text = (f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year:04d}:"
+                         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000")
+            self.second = second
+        return self.text
+
+
+_clf = ClfTime()
+
+
+def elapsed_ms(ctx: RequestContext) -> float:
+    """responseLatency: stamped at the end of the pipeline, else the time since receipt."""
+    ms = ctx.response_latency_ms
+    return (time.perf_counter() - ctx.start) * 1000.0 if ms is None else ms
+
+
+def value(ctx: RequestContext, name: str) -> str | None:
+    """``$context.{name}`` as text, None when unset or unknown: what gateway responses,
+    parameter mappings and templates substitute."""
+    variable = VARIABLES.get(name)
+    if variable is None or variable.attr is None:
+        return None
+    raw: Any = getattr(ctx, variable.attr)
+    kind = variable.kind
+    if kind == "elapsed":
+        return str(round(elapsed_ms(ctx)))
+    if kind == "quoted":  # JSON: an unset message is null (AUTHORIZER_CONFIGURATION_ERROR's body)
+        return orjson.dumps(raw).decode()
+    if raw is None or raw == "":
+        return None
+    if kind in ("id", "text"):
+        return str(raw)
+    if kind in ("int", "status"):
+        return str(raw) if raw or kind == "int" else None
+    if kind == "millis":
+        return str(round(raw))
+    if kind == "clf":
+        return _clf(raw)
+    if kind == "prefix":
+        return str(raw).split(".", 1)[0]
+    return None

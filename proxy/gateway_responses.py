@@ -12,13 +12,13 @@ Rendering is compiled per stage at deployment load; an uncustomised response is 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import orjson
 
 from proxy.config.model import GatewayResponseDef
-from proxy.context import CONTEXT_VARIABLES, RequestContext
+from proxy.context import RequestContext, value
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +96,6 @@ _NAME = r"([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)"
 _VAR = re.compile(
     rf"\$(?:\{{(context|stageVariables)\.{_NAME}\}}|(context|stageVariables)\.{_NAME})")
 
-# What a customised header or template can read about the request.
-Lookup = Callable[[str, str], str | None]  # (source, name) -> value
-
-
 @dataclass(frozen=True, slots=True)
 class Rendered:
     status: int
@@ -117,10 +113,18 @@ def context_value(ctx: RequestContext, name: str, error: ResponseType,
         return orjson.dumps(message).decode()
     if name == "error.responseType":
         return error.name
-    if name == "error.validationErrorString":
+    return value(ctx, name)
+
+
+def _request_value(ctx: RequestContext, kind: str, name: str) -> str | None:
+    request = ctx.request
+    if request is None:
         return None
-    variable = CONTEXT_VARIABLES.get(name)
-    return None if variable is None else variable(ctx)
+    if kind == "header":
+        return request.headers.get(name)
+    if kind == "querystring":
+        return request.query.get(name)
+    return ctx.path_params.get(name)
 
 
 class StageGatewayResponses:
@@ -142,7 +146,7 @@ class StageGatewayResponses:
         fallback = "DEFAULT_4XX" if rtype.status < 500 else "DEFAULT_5XX"
         return self._custom.get(fallback)
 
-    def render(self, type_name: str, ctx: RequestContext, request_lookup: Lookup,
+    def render(self, type_name: str, ctx: RequestContext,
                message: str | None = None) -> Rendered:
         rtype = TYPES[type_name]
         content_type = "text/plain" if type_name == "REQUEST_TOO_LARGE" else "application/json"
@@ -156,9 +160,9 @@ class StageGatewayResponses:
         headers = list(_error_type(rtype))
         for target, source in definition.response_parameters.items():
             name = target.removeprefix("gatewayresponse.header.")
-            value = self._source_value(source, ctx, rtype, message, request_lookup)
-            if value is not None:
-                headers.append((name, value))
+            got = self._source_value(source, ctx, rtype, message)
+            if got is not None:
+                headers.append((name, got))
         templates = definition.response_templates
         if templates:
             template = templates.get("application/json")
@@ -170,7 +174,7 @@ class StageGatewayResponses:
         return Rendered(status, tuple(headers), body, content_type)
 
     def _source_value(self, source: str, ctx: RequestContext, rtype: ResponseType,
-                      message: str | None, request_lookup: Lookup) -> str | None:
+                      message: str | None) -> str | None:
         if len(source) >= 2 and source[0] == source[-1] == "'":
             return source[1:-1]
         if source.startswith("stageVariables."):
@@ -181,7 +185,7 @@ class StageGatewayResponses:
                              ("method.request.querystring.", "querystring"),
                              ("method.request.path.", "path")):
             if source.startswith(prefix):
-                return request_lookup(kind, source[len(prefix):])
+                return _request_value(ctx, kind, source[len(prefix):])
         return None
 
     def _substitute(self, template: str, ctx: RequestContext, rtype: ResponseType,
@@ -190,10 +194,10 @@ class StageGatewayResponses:
             source = m.group(1) or m.group(3)
             name = m.group(2) or m.group(4)
             if source == "stageVariables":
-                value = self._stage_variables.get(name)
+                got = self._stage_variables.get(name)
             else:
-                value = context_value(ctx, name, rtype, message)
-            return "" if value is None else value
+                got = context_value(ctx, name, rtype, message)
+            return "" if got is None else got
 
         return _VAR.sub(one, template)
 

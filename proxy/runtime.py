@@ -1,20 +1,25 @@
 """The gateway's shared resources, created once per process and closed in order.
 
 One owner for each: the upstream pool, the limiter and its store, the key registry, the
-response cache, the metrics, the access-log writers. ``Runtime.aclose`` closes them in reverse.
+response cache, the metrics, the access-log writers. They are the ``Services`` a deployment is
+compiled against. ``Runtime.aclose`` closes them in reverse order of creation, each even when an
+earlier close failed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
 from cache import ResponseCache, cache_storage_from_url
+from proxy._types import Services
 from proxy.accesslog import AccessLog
 from proxy.config.model import Config
 from proxy.deployment import Deployment, compile_deployment
 from proxy.handler import Gateway
 from proxy.metrics import Metrics
+from proxy.record import Recorder
 from proxy.upstream import ClientSessionUpstream, PoolUpstream, Upstream
 from ratelimit import InFlight, Limiter, Registry, registry_store_from_url, storage_from_url
 
@@ -26,6 +31,14 @@ def make_upstream() -> Upstream:
     if os.environ.get("SLUICE_UPSTREAM_CLIENT", "pool") == "aiohttp":
         return ClientSessionUpstream()
     return PoolUpstream()
+
+
+def offline_services() -> Services:
+    """Services to compile a deployment against without serving it (``sluice routes``):
+    embedded stores, nothing started, nothing to close."""
+    return Services(PoolUpstream(), Limiter(storage_from_url("memory://")),
+                    Registry(registry_store_from_url("memory://")),
+                    ResponseCache(cache_storage_from_url("memory://")))
 
 
 class Runtime:
@@ -44,20 +57,19 @@ class Runtime:
         self.inflight = inflight if inflight is not None else InFlight(
             config.account.max_concurrency)
         self.access_logs: dict[str, AccessLog] = {}
-        self.limit_divisor = limit_divisor
         # SLUICE_DISABLE_METRICS=1: no per-request metrics, only for bench's baseline of what
         # metrics cost (issue 5); /metrics then shows nothing about requests.
         observed = None if os.environ.get("SLUICE_DISABLE_METRICS") == "1" else self.metrics
-        self.gateway = Gateway(self.compile(config), limiter=self.limiter,
-                               registry=self.registry, cache=self.cache, metrics=observed,
-                               inflight=self.inflight, access_log=self.write_access_log,
-                               limit_divisor=limit_divisor)
+        self.services = Services(self.upstream, self.limiter, self.registry, self.cache,
+                                 observed, limit_divisor)
+        self.gateway = Gateway(self.compile(config), inflight=self.inflight,
+                               recorder=Recorder(observed, self.write_access_log))
 
     async def start(self) -> None:
         await self.registry.start(self.config.api_keys, self.config.usage_plans)
 
     def compile(self, config: Config) -> Deployment:
-        return compile_deployment(config, self.upstream, limit_divisor=self.limit_divisor)
+        return compile_deployment(config, self.services)
 
     async def reload(self, config: Config) -> None:
         if config.storage != self.config.storage:
@@ -75,9 +87,12 @@ class Runtime:
         writer.write(line)
 
     async def aclose(self) -> None:
-        for writer in self.access_logs.values():
-            await writer.aclose()
-        await self.cache.aclose()
-        await self.registry.aclose()
-        await self.limiter.aclose()
-        await self.upstream.aclose()
+        """Close everything, the last made first; a close that fails does not keep the
+        others open (its error is raised once all have run)."""
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(self.upstream.aclose)
+            stack.push_async_callback(self.limiter.aclose)
+            stack.push_async_callback(self.registry.aclose)
+            stack.push_async_callback(self.cache.aclose)
+            for writer in self.access_logs.values():
+                stack.push_async_callback(writer.aclose)

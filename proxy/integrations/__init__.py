@@ -1,0 +1,27 @@
+"""Integrations by type: ``INVOKERS`` maps an integration type to the ``Invoker`` class that
+serves it (uvicorn's ``HTTP_PROTOCOLS``), so a new type is a new module and a line here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from proxy.config.model import Integration
+from proxy.integrations.base import Invoker, MethodScope, Outcome
+from proxy.integrations.http_proxy import HttpProxyInvoker
+from proxy.integrations.mock import MockInvoker
+from proxy.integrations.unsupported import UnsupportedInvoker
+
+__all__ = ["INVOKERS", "Invoker", "MethodScope", "Outcome", "make_invoker"]
+
+InvokerFactory = Callable[[Integration, MethodScope], Invoker]
+
+INVOKERS: dict[str, InvokerFactory] = {
+    "HTTP_PROXY": HttpProxyInvoker,
+    "MOCK": MockInvoker,
+}
+
+
+def make_invoker(integration: Integration, scope: MethodScope) -> Invoker:
+    """The invoker of ``integration`` for one method; types not served yet answer 500."""
+    factory = INVOKERS.get(integration.type, UnsupportedInvoker)
+    return factory(integration, scope)

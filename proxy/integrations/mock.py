@@ -8,15 +8,17 @@ from collections.abc import Mapping
 import orjson
 
 from proxy.config.model import Integration
+from proxy.context import RequestContext
 from proxy.errors import ApiConfigurationError
-from proxy.integrations.base import Call, Invoker, Outcome
+from proxy.integrations.base import Invoker, MethodScope, Outcome
 from proxy.integrations.params import Getter, compile_source
 
 
 class MockInvoker(Invoker):
     __slots__ = ("_responses", "_status", "timeout_s", "type_name")
 
-    def __init__(self, integration: Integration, stage_variables: Mapping[str, str]) -> None:
+    def __init__(self, integration: Integration, scope: MethodScope) -> None:
+        stage_variables = scope.stage_variables
         self.type_name = "MOCK"
         self.timeout_s = integration.timeout_ms / 1000
         # Full VTL is not supported yet: a template must be plain JSON with an integer
@@ -44,7 +46,7 @@ class MockInvoker(Invoker):
                     dynamic.append((name, getter))
             self._responses.append((pattern, Outcome(r.status_code, static, body), dynamic))
 
-    async def invoke(self, call: Call) -> Outcome:
+    async def invoke(self, ctx: RequestContext) -> Outcome:
         status = self._status
         if status is None:
             raise ApiConfigurationError()
@@ -63,7 +65,7 @@ class MockInvoker(Invoker):
         outcome, dynamic = chosen
         headers = list(outcome.headers)
         for name, getter in dynamic:
-            value = getter(call)
+            value = getter(ctx)
             if value is not None:
                 headers.append((name, value))
         return Outcome(outcome.status, headers, outcome.body, content_type_default=False)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from proxy.context import CONTEXT_VARIABLES
-from proxy.integrations.base import Call
+from proxy.context import VARIABLES, RequestContext, value
 
-Getter = Callable[[Call], str | None]
-
+Getter = Callable[[RequestContext], str | None]
 
 
 def compile_source(expr: str, stage_variables: Mapping[str, str]) -> Getter | None:
@@ -17,25 +15,28 @@ def compile_source(expr: str, stage_variables: Mapping[str, str]) -> Getter | No
         literal = expr[1:-1]
         return lambda _c: literal
     if expr.startswith("stageVariables."):
-        value = stage_variables.get(expr[len("stageVariables."):])
-        return lambda _c: value
+        stage_value = stage_variables.get(expr[len("stageVariables."):])
+        return lambda _c: stage_value
     if expr.startswith("context."):
-        variable = CONTEXT_VARIABLES.get(expr[len("context."):])
-        if variable is None:
+        name = expr[len("context."):]
+        if name not in VARIABLES:
             return None
-        return lambda c: variable(c.ctx)
+        return lambda c: value(c, name)
     prefix, _, name = expr.partition(".request.")
     if prefix != "method" or "." not in name:
         return None
     kind, _, pname = name.partition(".")
+    # the request is on the state of every request that reaches an integration
     if kind == "path":
         return lambda c: c.path_params.get(pname)
     if kind == "querystring":
-        return lambda c: c.query.get(pname)
+        return lambda c: c.request.query.get(pname)  # type: ignore[union-attr]
     if kind == "multivaluequerystring":
-        return lambda c: ",".join(c.query.getall(pname)) if pname in c.query else None
+        return lambda c: (",".join(q.getall(pname))
+                          if pname in (q := c.request.query) else None)  # type: ignore[union-attr]
     if kind == "header":
-        return lambda c: c.headers.get(pname)
+        return lambda c: c.request.headers.get(pname)  # type: ignore[union-attr]
     if kind == "multivalueheader":
-        return lambda c: ",".join(c.headers.getall(pname)) if pname in c.headers else None
+        return lambda c: (",".join(h.getall(pname))
+                          if pname in (h := c.request.headers) else None)  # type: ignore[union-attr]
     return None

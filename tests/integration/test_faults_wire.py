@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from proxy import handler
+from proxy import respond
 from proxy.bounded_log import BoundedLog
 from proxy.paths import directory, escapes
 from tests.support.gateway import RunningGateway, run_gateway, write_config
@@ -296,7 +296,7 @@ async def test_client_abort_is_a_499_not_a_server_error(
         tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     caplog.set_level(logging.INFO)
     # a fresh bound: earlier tests in this process may have used the current window's lines
-    monkeypatch.setattr(handler, "_gone_log", BoundedLog(logging.getLogger("sluice.handler")))
+    monkeypatch.setattr(respond, "_gone_log", BoundedLog(logging.getLogger("sluice.handler")))
     async with raw_upstream() as up, gateway(tmp_path, up) as (gw, port):
         for _ in range(5):
             _, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
 from proxy.config.model import GatewayResponseDef
 from proxy.context import RequestContext
@@ -51,10 +52,6 @@ def ctx() -> RequestContext:
     return c
 
 
-def no_request(kind: str, name: str) -> str | None:
-    return {"header": {"x-h": "hv"}, "querystring": {"q": "qv"}}.get(kind, {}).get(name)
-
-
 def test_there_are_21_aws_types() -> None:
     assert len(AWS_TYPES) == 21
     assert set(AWS_TYPES) == set(EXPECTED)
@@ -63,7 +60,7 @@ def test_there_are_21_aws_types() -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_defaults(name: str) -> None:
     status, error_type, body = EXPECTED[name]
-    r = StageGatewayResponses({}, {}).render(name, ctx(), no_request)
+    r = StageGatewayResponses({}, {}).render(name, ctx())
     assert r.status == status
     assert dict(r.headers).get("x-amzn-ErrorType") == error_type
     if body is not None:
@@ -77,15 +74,15 @@ def test_default_4xx_customisation_applies_to_uncustomised_4xx_only() -> None:
         "THROTTLED": GatewayResponseDef("THROTTLED", None, {}, {
             "application/json": '{"msg": $context.error.messageString}'}),
     }, {})
-    forbidden = responses.render("INVALID_API_KEY", ctx(), no_request)
+    forbidden = responses.render("INVALID_API_KEY", ctx())
     assert forbidden.status == 499
     assert ("X-All", "yes") in forbidden.headers
     assert forbidden.body == b'{"message":"Forbidden"}'
-    throttled = responses.render("THROTTLED", ctx(), no_request)
+    throttled = responses.render("THROTTLED", ctx())
     assert throttled.status == 429  # its own definition has no status: the type's default
     assert ("X-All", "yes") not in throttled.headers
     assert orjson.loads(throttled.body) == {"msg": "Too Many Requests"}
-    server = responses.render("INTEGRATION_TIMEOUT", ctx(), no_request)
+    server = responses.render("INTEGRATION_TIMEOUT", ctx())
     assert server.status == 504 and ("X-All", "yes") not in server.headers
 
 
@@ -94,7 +91,7 @@ def test_request_too_large_is_not_customisable() -> None:
         "DEFAULT_4XX": GatewayResponseDef("DEFAULT_4XX", 400, {}, {"application/json": "{}"}),
         "REQUEST_TOO_LARGE": GatewayResponseDef("REQUEST_TOO_LARGE", 400, {}, {}),
     }, {})
-    r = responses.render("REQUEST_TOO_LARGE", ctx(), no_request)
+    r = responses.render("REQUEST_TOO_LARGE", ctx())
     assert (r.status, r.body, r.content_type) == (
         413, b"HTTP content length exceeded 10485760 bytes.", "text/plain")
 
@@ -110,7 +107,10 @@ def test_header_sources_and_template_variables() -> None:
         }, {"application/json": '{"m":"$context.error.message","t":"${context.error.responseType}",'
                                 '"s":"$stageVariables.v","a":"$context.apiId"}'}),
     }, {"v": "stagevalue"})
-    r = responses.render("UNAUTHORIZED", ctx(), no_request)
+    state = ctx()
+    # aiohttp's own request object, built without a socket: the render reads its headers/query
+    state.request = make_mocked_request("GET", "/prod/x?q=qv", headers={"x-h": "hv"})
+    r = responses.render("UNAUTHORIZED", state)
     headers = dict(r.headers)
     assert headers["A"] == "hv" and headers["B"] == "qv" and headers["C"] == "stagevalue"
     assert headers["D"] == "11111111-2222-3333-4444-555555555555"

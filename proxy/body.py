@@ -1,0 +1,99 @@
+"""The request body, read at most once, on the request state (``ctx.body``).
+
+A body of up to ``STREAM_THRESHOLD`` bytes is read whole before the request is admitted
+(``prepare``), within the body timeout: a client that stalls while sending holds no in-flight
+slot and is cut off with 408. A larger body of known length is left on the connection, so an
+HTTP integration can stream it to the backend as it arrives; a phase that needs it whole
+(validation, a mapping template) awaits :meth:`RequestBody.read`, which reads it once and keeps
+it, so the integration then sends the bytes instead of the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from proxy.errors import RequestTimeout, RequestTooLarge
+
+if TYPE_CHECKING:
+    from aiohttp import StreamReader, web
+
+__all__ = ["MAX_BODY", "STREAM_THRESHOLD", "RequestBody", "prepare"]
+
+MAX_BODY = 10_485_760  # AWS's payload limit: 413 above it
+# Request bodies up to this are read whole before admission; larger ones with a Content-Length
+# are streamed to the backend as they arrive.
+STREAM_THRESHOLD = 256 * 1024
+
+_EMPTY = b""
+
+
+class RequestBody:
+    """``data``: the whole body once read (``b""`` for none); ``stream``: the unread body of a
+    large request, until :meth:`read` takes it."""
+
+    __slots__ = ("_length", "_timeout_s", "data", "stream")
+
+    def __init__(self, data: bytes | None, stream: StreamReader | None = None,
+                 length: int | None = None, timeout_s: float = 60.0) -> None:
+        self.data = data
+        self.stream = stream
+        self._length = length
+        self._timeout_s = timeout_s
+
+    @property
+    def length(self) -> int | None:
+        """The request's Content-Length, when it gave one."""
+        return self._length
+
+    async def read(self) -> bytes:
+        """The whole body: read now if it was left to stream, at most once."""
+        data = self.data
+        if data is not None:
+            return data
+        stream = self.stream
+        self.stream = None
+        data = b"" if stream is None else await _read(stream, self._length, self._timeout_s)
+        self.data = data
+        return data
+
+
+_NO_BODY = RequestBody(_EMPTY)
+
+
+async def prepare(request: web.BaseRequest, timeout_s: float) -> RequestBody:
+    """The request's body as the pipeline will read it: 413 above 10 MB; a small body read now,
+    within ``timeout_s`` for all of it (408); a large one left to stream."""
+    length = request.content_length
+    if length is not None:
+        if length > MAX_BODY:
+            raise RequestTooLarge()
+        if length == 0:
+            return _NO_BODY
+        if length > STREAM_THRESHOLD:
+            return RequestBody(None, request.content, length, timeout_s)
+    elif not request.body_exists:
+        return _NO_BODY
+    return RequestBody(await _read(request.content, length, timeout_s), None, length, timeout_s)
+
+
+async def _read(stream: StreamReader, length: int | None, timeout_s: float) -> bytes:
+    """A body of known length, or a chunked upload buffered up to the 10 MB limit (as AWS
+    does), all of it within ``timeout_s`` (408 otherwise)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            if length is not None:
+                return await stream.readexactly(length)
+            chunks = []
+            total = 0
+            while True:
+                chunk = await stream.readany()
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > MAX_BODY:
+                    raise RequestTooLarge()
+                chunks.append(chunk)
+            return b"".join(chunks)
+    except TimeoutError:
+        raise RequestTimeout() from None
