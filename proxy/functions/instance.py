@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import math
 import os
@@ -154,6 +155,7 @@ class Instance:
                 raise
             self._port = sock.getsockname()[1]
             self._server = await loop.create_server(lambda: RuntimeApiConnection(self), sock=sock)
+            _check_executable(argv[0])  # setpriv would run, then fail with exit status 127
             command = [_SETPRIV, "--pdeathsig", "KILL", "--", *argv] if _SETPRIV else list(argv)
             self._spawned_at = time.perf_counter()
             self._timer = loop.call_later(INIT_TIMEOUT_S, self._init_timed_out)
@@ -405,6 +407,14 @@ class Instance:
         for part in text.split("\r"):
             if part:
                 self._fn.line(self._last_id, part)
+
+
+def _check_executable(program: str) -> None:
+    path = program if "/" in program else shutil.which(program)
+    if path is None or not os.path.isfile(path):
+        raise FileNotFoundError(errno.ENOENT, "no such file or directory")
+    if not os.access(path, os.X_OK):
+        raise PermissionError(errno.EACCES, "permission denied")
 
 
 def _unknown_error(error_type: str | None) -> bytes:
