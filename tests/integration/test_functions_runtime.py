@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -25,6 +26,7 @@ from proxy.functions import (
     InvokeResult,
     LocalFunction,
     NoInstance,
+    SharedConcurrency,
 )
 from proxy.upstream import PoolUpstream
 from tests.support.waiting import eventually
@@ -521,3 +523,34 @@ def test_describe(code: Path) -> None:
         ("far", "endpoint: http://127.0.0.1:9000/2015-03-31/functions/far/invocations"),
         ("fn", f"local: python app.handler in {code} (timeout 3 s, 128 MB, "
                "reservedConcurrency 2)")]
+
+
+async def test_a_call_waits_for_a_slot_another_worker_holds(code: Path,
+                                                            upstream: PoolUpstream) -> None:
+    shared = SharedConcurrency(["fn"])
+    ctx = multiprocessing.get_context("fork")
+    held, release = ctx.Event(), ctx.Event()
+
+    def other_worker() -> None:
+        slots = shared.slots("fn", 1)
+        assert slots.try_acquire()
+        held.set()
+        release.wait(10)
+        slots.release()
+        os._exit(0)
+
+    proc = ctx.Process(target=other_worker)
+    proc.start()
+    fns = Functions({"fn": config(code, reserved_concurrency=1)}, upstream=upstream,
+                    concurrency=shared)
+    try:
+        assert await asyncio.to_thread(held.wait, 10)
+        waiting = asyncio.ensure_future(call(fns.get("fn"), {}))
+        await asyncio.sleep(0.05)  # a slot held elsewhere: the call must still be waiting
+        assert not waiting.done()
+        release.set()
+        assert (await waiting).function_error is None
+    finally:
+        release.set()
+        await asyncio.to_thread(proc.join, 10)
+        await fns.aclose()
