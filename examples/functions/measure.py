@@ -23,9 +23,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
-from proxy.config.model import FunctionConfig  # noqa: E402
-from proxy.functions import Functions, LocalFunction  # noqa: E402
-from proxy.upstream import PoolUpstream  # noqa: E402
+from proxy.config.model import FunctionConfig
+from proxy.functions import Functions, LocalFunction
+from proxy.upstream import PoolUpstream
 
 HANDLER = "def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
 EVENT = orjson.dumps({

@@ -1,5 +1,6 @@
 """A Lambda proxy (payload format 1.0) handler: JSON CRUD on pets, kept in the instance's
 memory (so a warm instance remembers, as Lambda's execution environments do)."""
+from __future__ import annotations
 
 import json
 import time
