@@ -242,7 +242,7 @@ class LocalFunction(Function):
         for instance in self._idle:
             instance.stop()
         self._idle.clear()
-        none_left = self._none_left = asyncio.Event()
+        none_left = self._none_left = self._none_left or asyncio.Event()
         for wait_s in (grace_s, 5.0):
             if self._instances:
                 # instance exits arrive through the loop's child watcher

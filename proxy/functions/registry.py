@@ -9,6 +9,7 @@ it here, so ``reservedConcurrency`` holds for the machine.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 
@@ -41,6 +42,7 @@ class Functions:
         self._region = region or os.environ.get("AWS_REGION") or \
             os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         self._account = account
+        self._retiring: dict[asyncio.Task[None], Function] = {}
         self._functions: dict[str, Function] = {
             name: self._build(config) for name, config in configs.items()}
 
@@ -81,10 +83,17 @@ class Functions:
         self._functions = new
         for name, fn in old.items():
             if new.get(name) is not fn:
-                await fn.aclose(grace_s=fn.config.timeout_s)
+                # in the background: a reload must not wait for a 900 s function to finish
+                task = asyncio.get_running_loop().create_task(
+                    fn.aclose(grace_s=fn.config.timeout_s))
+                self._retiring[task] = fn
+                task.add_done_callback(self._retiring.pop)
 
     async def aclose(self) -> None:
         functions = list(self._functions.values())
         self._functions = {}
         for fn in functions:
             await fn.aclose()
+        for task, fn in tuple(self._retiring.items()):
+            await fn.aclose()  # no more grace: stops what it still runs
+            await task

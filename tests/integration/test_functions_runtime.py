@@ -554,3 +554,22 @@ async def test_a_call_waits_for_a_slot_another_worker_holds(code: Path,
         release.set()
         await asyncio.to_thread(proc.join, 10)
         await fns.aclose()
+
+
+async def test_reload_keeps_unchanged_functions_warm_and_retires_changed_ones(
+        code: Path, upstream: PoolUpstream) -> None:
+    same, changed = config(code, name="same"), config(code, name="changed")
+    fns = Functions({"same": same, "changed": changed}, upstream=upstream)
+    try:
+        kept_pid = orjson.loads((await call(fns.get("same"), {})).payload)["pid"]
+        old = fns.get("changed")
+        slow = asyncio.ensure_future(call(old, {"action": "sleep", "seconds": 0.3}))
+        await eventually(lambda: old.instances == 1, what="the slow call started")
+        await fns.reload({"same": same, "changed": config(code, name="changed", memory_size=512)})
+        assert (await slow).function_error is None  # its call in flight finished
+        assert orjson.loads((await call(fns.get("same"), {})).payload)["pid"] == kept_pid
+        fresh = orjson.loads((await call(fns.get("changed"), {})).payload)
+        assert fresh["memory"] == "512"
+        await eventually(lambda: old.instances == 0, what="the old instance stopped")
+    finally:
+        await fns.aclose()
