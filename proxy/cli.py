@@ -1,4 +1,5 @@
-"""``sluice``: serve, validate, routes (CONTRACT.md section 1). The only place that exits."""
+"""``sluice``: serve, validate, routes, invoke (CONTRACT.md sections 1 and 7). The only place
+that exits."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import sys
 
 from proxy.config.loader import format_problems, load_config
-from proxy.config.model import HostPort
+from proxy.config.model import Config, HostPort
 from proxy.errors import ConfigError
 
 
@@ -34,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("config")
     routes = sub.add_parser("routes", help="print the compiled route table")
     routes.add_argument("config")
+    invoke = sub.add_parser("invoke", help="run one invocation of a function, print its result")
+    invoke.add_argument("config")
+    invoke.add_argument("function")
+    invoke.add_argument("--event", help="a file with the event as JSON (- for stdin; "
+                                        "default {})")
+    invoke.add_argument("--log-level", default=os.environ.get("SLUICE_LOG_LEVEL", "INFO"))
     return parser
 
 
@@ -54,12 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(format_problems(err), file=sys.stderr)
         return 1
+    if args.command == "invoke":
+        return _invoke(config, args.function, args.event, args.log_level)
     if args.command == "validate":
         methods = sum(len(r.methods) for a in config.apis for r in a.definition.resources)
         stages = sum(len(a.stages) for a in config.apis)
         print(f"{args.config}: ok: {len(config.apis)} API(s), {stages} stage(s), "
               f"{methods} method(s), {len(config.usage_plans)} usage plan(s), "
-              f"{len(config.api_keys)} API key(s)")
+              f"{len(config.api_keys)} API key(s), {len(config.functions)} function(s)")
         return 0
     from proxy.deployment import compile_deployment
     from proxy.runtime import offline_services
@@ -71,6 +80,67 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[4])
     return 0
+
+
+def _invoke(config: Config, name: str, event_file: str | None, log_level: str) -> int:
+    """``sluice invoke``: the result (or error) as JSON on stdout, the function's log on
+    stderr; exit 0 when the function succeeded, 1 when it failed or could not run."""
+    import asyncio
+    import json
+
+    from proxy.functions import FunctionError, Functions
+    from proxy.functions.instance import INIT_TIMEOUT_S
+    from proxy.logs import setup_logging
+    from proxy.upstream import PoolUpstream
+
+    if name not in config.functions:
+        known = ", ".join(sorted(config.functions)) or "none"
+        print(f"sluice: no function {name!r} in {config.source} (functions: {known})",
+              file=sys.stderr)
+        return 2
+    try:
+        if event_file is None:
+            payload = b"{}"
+        elif event_file == "-":
+            payload = sys.stdin.buffer.read()
+        else:
+            with open(event_file, "rb") as f:
+                payload = f.read()
+        json.loads(payload)
+    except (OSError, ValueError) as e:
+        print(f"sluice: --event {event_file}: {e}", file=sys.stderr)
+        return 2
+    setup_logging(log_level, "text")
+
+    async def run() -> int:
+        upstream = PoolUpstream()
+        functions = Functions(config.functions, upstream=upstream)
+        fn = functions.get(name)
+        assert fn is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + fn.config.timeout_s + INIT_TIMEOUT_S
+        try:
+            result = await fn.invoke(payload, deadline=deadline)
+        except FunctionError as e:
+            print(json.dumps({"functionName": name, "error": str(e)}, indent=2))
+            return 1
+        finally:
+            await functions.aclose()
+            await upstream.aclose()
+        try:
+            body: object = json.loads(result.payload)
+        except ValueError:
+            body = result.payload.decode("utf-8", "replace")
+        print(json.dumps({
+            "functionName": name, "requestId": result.request_id,
+            "functionError": result.function_error, "coldStart": result.cold_start,
+            "durationMs": round(result.duration_ms, 2),
+            "initDurationMs": None if result.init_duration_ms is None
+            else round(result.init_duration_ms, 2),
+            "payload": body}, indent=2, ensure_ascii=False))
+        return 0 if result.function_error is None else 1
+
+    return asyncio.run(run())
 
 
 if __name__ == "__main__":

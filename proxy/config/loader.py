@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import replace
 from types import MappingProxyType
@@ -23,6 +24,7 @@ from proxy.config._check import (
     PathT,
     boolean,
     describe,
+    format_path,
     ignored,
     integer,
     list_of,
@@ -44,6 +46,7 @@ from proxy.config.model import (
     ApiDefinition,
     ApiKey,
     Config,
+    FunctionConfig,
     HostPort,
     MethodSettings,
     QuotaSettings,
@@ -56,6 +59,7 @@ from proxy.config.model import (
 )
 from proxy.config.openapi import load_definition, resource_path_error
 from proxy.errors import ConfigError, Problem
+from proxy.functions.arn import BadFunctionUri, is_lambda_uri, resolve, stage_variables_in
 
 __all__ = ["format_problems", "load_config"]
 
@@ -281,6 +285,7 @@ class _Reader:
         "base_fs",
         "base_label",
         "definitions",
+        "function_names",
         "key_ids",
         "key_plan",
         "stages",
@@ -301,6 +306,10 @@ class _Reader:
                 )
                 self.stages.setdefault(api["id"], set()).update(names)
         self.key_ids = {k["id"] for k in _dicts(doc.get("apiKeys")) if isinstance(k.get("id"), str)}
+        functions = doc.get("functions")
+        self.function_names = (
+            {k for k in functions if isinstance(k, str)} if isinstance(functions, dict) else set()
+        )
         self.key_plan: dict[tuple[str, str, str], str] = {}
         self.api_definitions: dict[str, tuple[str, ApiDefinition]] = {}
 
@@ -316,6 +325,7 @@ class _Reader:
                     list_of(_API_KEY, unique={"id": lambda k: k.id, "value": lambda k: k.value})
                 ),
                 "usagePlans": Field(list_of(self.plan(), unique={"id": lambda p: p.id})),
+                "functions": Field(map_of(self.function(), key=_FUNCTION_NAME)),
             },
         )
 
@@ -366,9 +376,125 @@ class _Reader:
                     ck.report(where, f"{problem} in {label}")
                     bad = True
             stages[name] = StageConfig(name, **stage)
+        bad = self.check_function_uris(ck, label, definition) or bad
         if bad:
             raise Invalid
         return ApiConfig(values["id"], label, definition, MappingProxyType(stages))
+
+    def check_function_uris(self, ck: Checker, label: str, definition: ApiDefinition) -> bool:
+        """Report Lambda integration URIs that name no configured function; True if any.
+        A name that comes from a stage variable is looked up per request instead (a 500 when
+        unknown, as AWS answers a missing function)."""
+        bad = False
+        for resource in definition.resources:
+            for method in resource.methods.values():
+                integration = method.integration
+                uri = integration.uri or ""
+                if integration.type not in ("AWS", "AWS_PROXY"):
+                    continue
+                if integration.type == "AWS" and not is_lambda_uri(uri):
+                    continue  # another AWS service
+                key = ("x-amazon-apigateway-any-method" if method.http_method == "ANY"
+                       else method.http_method.lower())
+                where = format_path(("paths", resource.path, key,
+                                     "x-amazon-apigateway-integration", "uri"))
+                problem = None
+                if stage_variables_in(uri):
+                    # whatever the variables hold, the rest must be a Lambda invocation
+                    if not is_lambda_uri(_STAGE_VARIABLE.sub("x", uri)) and uri[:2] != "${":
+                        problem = (f"{integration.type} integrations invoke a Lambda function: "
+                                   "uri must be arn:aws:apigateway:{region}:lambda:path/...")
+                else:
+                    try:
+                        name = resolve(uri).name
+                    except BadFunctionUri as e:
+                        problem = str(e)
+                    else:
+                        if name not in self.function_names:
+                            known = ", ".join(sorted(self.function_names)) or "none"
+                            problem = (f"names function {show(name)}, which is not in "
+                                       f"functions (names: {known})")
+                if problem is not None:
+                    ck.problems.append(Problem(label, where, problem))
+                    bad = True
+        return bad
+
+    # --- functions -----------------------------------------------------------------------
+
+    def function(self) -> Any:
+        return record(
+            {
+                "handler": Field(string(_HANDLER, what="module.function such as app.handler")),
+                "command": Field(list_of(string(min_len=1)), to="command"),
+                "endpoint": Field(_endpoint),
+                "codeUri": Field(string(min_len=1), to="code_uri"),
+                "runtime": Field(nullable(string(r"[a-z][a-z0-9.]*",
+                                                 what="a Lambda runtime such as python3.11"))),
+                "interpreter": Field(nullable(string(min_len=1))),
+                "environment": Field(map_of(_env_value, key=_env_key)),
+                "timeout": Field(integer(1, 900), to="timeout_s"),
+                "memorySize": Field(integer(128, 10240)),
+                "reservedConcurrency": Field(nullable(integer(0))),
+            },
+            post=self.function_post,
+        )
+
+    def function_post(self, ck: Checker, path: PathT, values: dict[str, Any]) -> FunctionConfig:
+        name = path[-1]
+        kinds = [k for k in ("handler", "command", "endpoint") if values.get(k)]
+        if len(kinds) != 1:
+            got = " and ".join(kinds) if kinds else "none"
+            ck.fail(path, f"needs exactly one of handler, command or endpoint, got {got}")
+        if "command" in values and not values["command"]:
+            ck.fail((*path, "command"), "must not be empty")
+        if kinds == ["endpoint"]:
+            extra = [f for f in ("codeUri", "runtime", "interpreter", "environment")
+                     if {"codeUri": "code_uri"}.get(f, f) in values]
+            if extra:
+                ck.fail((*path, extra[0]), "does not apply to an endpoint function")
+            return FunctionConfig(str(name), **values)
+        relative = values.get("code_uri", ".")
+        code_fs = os.path.normpath(os.path.join(self.base_fs, relative))
+        code_label = os.path.normpath(os.path.join(self.base_label, relative))
+        if not os.path.isdir(code_fs):
+            ck.fail((*path, "codeUri"),
+                    f"no such directory: {code_label} (paths are relative to the config file)")
+        values["code_uri"] = os.path.abspath(code_fs)
+        runtime = values.get("runtime")
+        if kinds == ["handler"]:
+            if runtime is not None and not _PYTHON_RUNTIME.fullmatch(runtime):
+                ck.fail((*path, "runtime"),
+                        f"handler functions run Python: must be python3.x, got {show(runtime)} "
+                        "(other runtimes: use command with the runtime's bootstrap)")
+            module = values["handler"].rsplit(".", 1)[0].replace(".", "/")
+            if not any(os.path.isfile(os.path.join(code_fs, module + tail))
+                       for tail in (".py", "/__init__.py")):
+                ck.fail((*path, "handler"),
+                        f"no module {show(module.replace('/', '.'))} in {code_label} "
+                        f"(looked for {module}.py and {module}/__init__.py)")
+            interpreter = values.get("interpreter")
+            if interpreter is not None:
+                values["interpreter"] = self.executable(ck, (*path, "interpreter"), interpreter,
+                                                        self.base_fs)
+        else:
+            if "interpreter" in values:
+                ck.fail((*path, "interpreter"), "applies to handler functions only")
+            command = list(values["command"])
+            command[0] = self.executable(ck, (*path, "command", 0), command[0], code_fs)
+            values["command"] = tuple(command)
+        return FunctionConfig(str(name), **values)
+
+    @staticmethod
+    def executable(ck: Checker, path: PathT, program: str, base: str) -> str:
+        """A program's absolute path: relative to ``base`` when it has a slash, else on PATH."""
+        found = (os.path.abspath(os.path.join(base, program)) if "/" in program
+                 else shutil.which(program))
+        if found is None or not os.path.isfile(found):
+            ck.fail(path, f"no such program: {program}" + (
+                "" if "/" in program else " on PATH"))
+        if not os.access(found, os.X_OK):
+            ck.fail(path, f"not executable: {program}")
+        return found
 
     # --- usage plans ---------------------------------------------------------------------
 
@@ -450,6 +576,52 @@ def _some_apis(ck: Checker, path: PathT, apis: tuple[ApiConfig, ...]) -> tuple[A
     if not apis:
         ck.fail(path, "must list at least one API (id, definition, stages)")
     return apis
+
+
+_STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.[A-Za-z0-9_]+\}")
+_FUNCTION_NAME = string(r"[A-Za-z0-9_-]{1,64}", what="a function name of 1-64 A-Z a-z 0-9 _ -")
+_HANDLER = r"[A-Za-z_][A-Za-z0-9_]*(?:[./][A-Za-z_][A-Za-z0-9_]*)*\.[A-Za-z_][A-Za-z0-9_]*"
+_PYTHON_RUNTIME = re.compile(r"python3\.[0-9]{1,2}")
+# Lambda refuses these in Environment.Variables ("reserved keys"): it sets them itself.
+_RESERVED_ENV = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})
+
+
+def _env_key(ck: Checker, path: PathT, key: str) -> str:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]+", key):
+        ck.fail(path, "must be a variable name: a letter, then letters, digits or _ "
+                      "(at least 2 characters)")
+    if key in _RESERVED_ENV:
+        ck.fail(path, "is reserved: Lambda sets it for the function")
+    return key
+
+
+def _env_value(ck: Checker, path: PathT, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    ck.fail(path, f"must be a string, got {describe(value)}")
+
+
+def _endpoint(ck: Checker, path: PathT, value: Any) -> str:
+    allowed = ("must be http://HOST:PORT of a Lambda Invoke API server (optionally with the "
+               "full /2015-03-31/functions/NAME/invocations path)")
+    if not isinstance(value, str):
+        ck.fail(path, f"{allowed}, got {describe(value)}")
+    try:
+        url = urlsplit(value)
+        _ = url.port
+    except ValueError:
+        ck.fail(path, f"{allowed}, got {show(value)}")
+    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+        ck.fail(path, f"{allowed}, got {show(value)}")
+    return value
 
 
 def _dicts(value: Any) -> list[dict[Any, Any]]:

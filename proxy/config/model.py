@@ -214,6 +214,31 @@ class ApiDefinition:
     minimum_compression_size: int | None = None
 
 
+# --- functions (CONTRACT.md section 7) ---------------------------------------------------
+
+DEFAULT_FUNCTION_TIMEOUT_S = 3  # AWS's default
+DEFAULT_MEMORY_SIZE_MB = 128
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionConfig:
+    """One ``functions:`` entry. Exactly one of ``handler`` (a Python ``module.function`` run
+    under awslambdaric), ``command`` (any Runtime API bootstrap) or ``endpoint`` (a server of
+    the Lambda Invoke API) is set. Paths are absolute, resolved against the config file."""
+
+    name: str
+    handler: str | None = None
+    command: tuple[str, ...] = ()
+    endpoint: str | None = None
+    code_uri: str = "."  # the working directory and LAMBDA_TASK_ROOT
+    runtime: str | None = None  # "python3.11"; None: the gateway's own Python version
+    interpreter: str | None = None  # None: the gateway's own Python
+    environment: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    timeout_s: int = DEFAULT_FUNCTION_TIMEOUT_S
+    memory_size: int = DEFAULT_MEMORY_SIZE_MB
+    reserved_concurrency: int | None = None  # None: unreserved
+
+
 # --- the whole file ----------------------------------------------------------------------
 
 
@@ -234,3 +259,4 @@ class Config:
     apis: tuple[ApiConfig, ...] = ()
     usage_plans: tuple[UsagePlan, ...] = ()
     api_keys: tuple[ApiKey, ...] = ()
+    functions: Mapping[str, FunctionConfig] = field(default_factory=dict)

@@ -280,7 +280,7 @@ FIELD_CASES: list[tuple[tuple[Any, ...], Any, str, str]] = [
         ("apiz",),
         [],
         "apiz",
-        "unknown field 'apiz' (allowed: server, storage, account, apis, apiKeys, usagePlans)",
+        "unknown field 'apiz' (allowed: server, storage, account, apis, apiKeys, usagePlans, functions)",
     ),
     (
         (*MS, "*/*", "throttlingRateLimit"),

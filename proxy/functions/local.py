@@ -1,0 +1,296 @@
+"""A function run here: a pool of instances (child processes) for one ``functions:`` entry.
+
+Instances start on demand (a cold start) and are reused while warm, most recently used first,
+so that a burst's extra instances go idle and stop after ``idle_timeout_s``. At most
+``reservedConcurrency`` invocations run at once (on the machine, when the slots are shared);
+the calls beyond it wait in order, each until its own deadline. The pool never holds more
+instances than slots: a new one starts only when no warm one is free and a slot is held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import math
+import os
+import secrets
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from proxy.config.model import FunctionConfig
+from proxy.functions.base import Function, FunctionUnavailable, InvokeResult, NoInstance
+from proxy.functions.concurrency import Slots
+from proxy.functions.instance import Instance, Invocation
+
+if TYPE_CHECKING:
+    from proxy.functions.metrics import FunctionMetrics
+
+__all__ = ["LocalFunction"]
+
+log = logging.getLogger("sluice.functions")
+
+# How often a call waiting for a slot that other workers hold looks again (shared slots only:
+# a release in another process wakes nobody here). Only while calls wait.
+_SHARED_RETRY_S = 0.005
+_INFO = logging.INFO
+
+
+def _request_id() -> str:
+    h = secrets.token_hex(16)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+class LocalFunction(Function):
+    __slots__ = ("_argv", "_base_env", "_closed", "_idle", "_idle_timeout_s", "_instances",
+                 "_loop", "_metrics", "_none_left", "_retry", "_slots", "_tasks", "_waiters", "arn")
+
+    def __init__(self, config: FunctionConfig, *, slots: Slots, region: str, account: str,
+                 idle_timeout_s: float, metrics: FunctionMetrics | None = None) -> None:
+        super().__init__(config)
+        self._slots = slots
+        self._metrics = metrics
+        self._idle_timeout_s = idle_timeout_s
+        self._idle: list[Instance] = []  # warm and free, most recently used last
+        self._instances: set[Instance] = set()
+        self._waiters: collections.deque[asyncio.Future[bool]] = collections.deque()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._retry: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._none_left: asyncio.Event | None = None  # set when the last instance is gone
+        self.arn = f"arn:aws:lambda:{region}:{account}:function:{config.name}"
+        if config.handler is not None:
+            python = config.interpreter or sys.executable
+            # -s: no user site-packages, as in Lambda; awslambdaric imports the handler
+            self._argv: tuple[str, ...] = (python, "-s", "-m", "awslambdaric", config.handler)
+        else:
+            self._argv = config.command
+        self._base_env = _environment(config, region)
+        if metrics is not None:
+            metrics.watch(config.name, lambda: slots.local)
+
+    def describe(self) -> str:
+        c = self.config
+        how = f"python {c.handler}" if c.handler else " ".join(c.command)
+        reserved = "" if c.reserved_concurrency is None else \
+            f", reservedConcurrency {c.reserved_concurrency}"
+        return f"local: {how} in {c.code_uri} (timeout {c.timeout_s} s, {c.memory_size} MB" \
+               f"{reserved})"
+
+    @property
+    def instances(self) -> int:
+        """Live instances (busy, idle or starting)."""
+        return len(self._instances)
+
+    @property
+    def pids(self) -> list[int]:
+        return [i.pid for i in self._instances if i.pid is not None]
+
+    # --- invoke ----------------------------------------------------------------------------
+
+    async def invoke(self, payload: bytes, *, deadline: float, trace_id: str = "",
+                     function_arn: str | None = None, client_context: str | None = None,
+                     cognito_identity: str | None = None) -> InvokeResult:
+        if self._closed:
+            raise FunctionUnavailable(f"function {self.name} is stopped")
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        if not self._slots.try_acquire():
+            if self._metrics is not None:
+                self._metrics.throttled(self.name)
+            if self._slots.limit == 0:
+                raise FunctionUnavailable(f"function {self.name} has reserved concurrency 0")
+            await self._wait_for_slot(loop, deadline)
+        waiter: asyncio.Future[InvokeResult] = loop.create_future()
+        invocation = Invocation(_request_id(), payload, trace_id, function_arn or self.arn,
+                                client_context, cognito_identity, waiter)
+        idle = self._idle
+        if idle:
+            instance = idle.pop()
+            instance.assign(invocation)
+        else:
+            instance = Instance(self, loop)
+            self._instances.add(instance)
+            task = loop.create_task(instance.boot(invocation, self._argv, self.config.code_uri,
+                                                  self._env_for))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        # the invocation goes on without its caller past the deadline (or a cancelled caller),
+        # as Lambda's does when API Gateway gives up: its end releases the slot
+        expire = loop.call_at(deadline, _expire, waiter, self.name)
+        try:
+            return await waiter
+        finally:
+            expire.cancel()
+
+    async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        fut: asyncio.Future[bool] = loop.create_future()
+        self._waiters.append(fut)
+        expire = loop.call_at(deadline, _expire_slot, fut, self.name)
+        if self._slots.shared and self._retry is None:
+            self._retry = loop.call_later(_SHARED_RETRY_S, self._retry_shared)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                self._release_slot()  # handed a slot, then cancelled before it could run
+            raise
+        finally:
+            expire.cancel()
+            if not fut.done() or fut.cancelled() or fut.exception() is not None:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(fut)
+
+    def _retry_shared(self) -> None:
+        self._retry = None
+        waiters = self._waiters
+        while waiters and self._slots.try_acquire():
+            self._hand_slot()
+        if waiters and self._loop is not None:
+            self._retry = self._loop.call_later(_SHARED_RETRY_S, self._retry_shared)
+
+    def _hand_slot(self) -> bool:
+        """Give a held slot to the first caller still waiting; False if none is."""
+        waiters = self._waiters
+        while waiters:
+            fut = waiters.popleft()
+            if not fut.done():
+                fut.set_result(True)
+                return True
+        self._slots.release()
+        return False
+
+    def _release_slot(self) -> None:
+        if self._waiters:
+            self._hand_slot()
+        else:
+            self._slots.release()
+
+    # --- what instances report -------------------------------------------------------------
+
+    def _env_for(self, port: int) -> dict[str, str]:
+        env = dict(self._base_env)
+        env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{port}"
+        env["AWS_LAMBDA_LOG_STREAM_NAME"] = \
+            time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + secrets.token_hex(16)
+        return env
+
+    def started(self, invocation: Invocation) -> None:
+        if log.isEnabledFor(_INFO):
+            log.info("%s %s START RequestId: %s Version: $LATEST", self.name,
+                     invocation.request_id, invocation.request_id)
+
+    def finished(self, instance: Instance, invocation: Invocation, result: InvokeResult,
+                 reusable: bool) -> None:
+        waiter = invocation.waiter
+        if not waiter.done():
+            waiter.set_result(result)
+        if self._metrics is not None:
+            self._metrics.invoked(self.name, result)
+        if log.isEnabledFor(_INFO):
+            self._report(instance, result)
+        if reusable and not self._closed:
+            self._idle.append(instance)
+            instance.park(self._idle_timeout_s)
+        elif instance.alive:
+            self.retired(instance)
+            instance.stop()
+        self._release_slot()
+
+    def _report(self, instance: Instance, result: InvokeResult) -> None:
+        rid = result.request_id
+        duration = result.duration_ms
+        init = "" if result.init_duration_ms is None else \
+            f"\tInit Duration: {result.init_duration_ms:.2f} ms"
+        log.info("%s %s END RequestId: %s", self.name, rid, rid)
+        log.info("%s %s REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\t"
+                 "Memory Size: %d MB\tMax Memory Used: %d MB%s", self.name, rid, rid, duration,
+                 max(1, math.ceil(duration)), self.config.memory_size, instance.max_memory_mb(),
+                 init)
+
+    def retired(self, instance: Instance) -> None:
+        """Take an instance out of the warm list (it is stopping)."""
+        with contextlib.suppress(ValueError):
+            self._idle.remove(instance)
+
+    def gone(self, instance: Instance) -> None:
+        self._instances.discard(instance)
+        if not self._instances and self._none_left is not None:
+            self._none_left.set()
+
+    def line(self, request_id: str, text: str) -> None:
+        log.info("%s %s %s", self.name, request_id, text)
+
+    # --- shutdown --------------------------------------------------------------------------
+
+    async def aclose(self, grace_s: float = 0.0) -> None:
+        """Stop every instance and wait (a few seconds at most) until each process is gone.
+        Calls in flight get up to ``grace_s`` to finish; past it they are answered as killed."""
+        self._closed = True
+        if self._retry is not None:
+            self._retry.cancel()
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_exception(FunctionUnavailable(f"function {self.name} is stopped"))
+        self._waiters.clear()
+        for task in tuple(self._tasks):
+            await asyncio.wait({task}, timeout=5)
+        for instance in self._idle:
+            instance.stop()
+        self._idle.clear()
+        none_left = self._none_left = self._none_left or asyncio.Event()
+        for wait_s in (grace_s, 5.0):
+            if self._instances:
+                # instance exits arrive through the loop's child watcher
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(none_left.wait(), wait_s)
+            for instance in tuple(self._instances):
+                instance.stop()
+
+
+def _expire(waiter: asyncio.Future[InvokeResult], name: str) -> None:
+    if not waiter.done():
+        waiter.set_exception(NoInstance(f"function {name}: no result before the deadline"))
+
+
+def _expire_slot(fut: asyncio.Future[bool], name: str) -> None:
+    if not fut.done():
+        fut.set_exception(NoInstance(f"function {name}: no instance before the deadline"))
+
+
+def _environment(config: FunctionConfig, region: str) -> dict[str, str]:
+    """What Lambda sets in an execution environment, then the configured variables."""
+    runtime = config.runtime or (
+        f"python{sys.version_info.major}.{sys.version_info.minor}" if config.handler else None)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "AWS_LAMBDA_FUNCTION_NAME": config.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "LAMBDA_TASK_ROOT": config.code_uri,
+        "LAMBDA_RUNTIME_DIR": config.code_uri,
+    }
+    if runtime is not None:
+        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
+    if config.handler is not None:
+        env["_HANDLER"] = config.handler
+        env["PYTHONPATH"] = config.code_uri
+    else:
+        env["_HANDLER"] = config.handler or ""
+    # the role's credentials in Lambda; here the gateway's own, when it has them
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        value = os.environ.get(name)
+        if value:
+            env[name] = value
+    env.update(config.environment)
+    return env

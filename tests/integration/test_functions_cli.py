@@ -1,0 +1,73 @@
+"""``sluice invoke`` and ``sluice validate`` on functions, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).parent.parent.parent
+EXAMPLE = ROOT / "examples" / "functions" / "sluice.yaml"
+
+
+def sluice(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "proxy", *args], capture_output=True,
+                          text=True, timeout=30, cwd=ROOT, input=stdin)
+
+
+def test_invoke_prints_the_result() -> None:
+    done = sluice("invoke", str(EXAMPLE), "pets", "--event",
+                  str(EXAMPLE.parent / "events" / "get-pets.json"))
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["functionName"] == "pets" and out["functionError"] is None and out["coldStart"]
+    assert out["payload"]["statusCode"] == 200
+    assert json.loads(out["payload"]["body"]) == [{"id": "1", "type": "dog", "price": 249.99}]
+    assert f"pets {out['requestId']} REPORT RequestId: {out['requestId']}" in done.stderr
+
+
+def test_invoke_prints_a_function_error() -> None:
+    done = sluice("invoke", str(EXAMPLE), "fails", "--event", "-", stdin="{}")
+    assert done.returncode == 1
+    out = json.loads(done.stdout)
+    assert out["functionError"] == "Unhandled"
+    assert out["payload"]["errorType"] == "RuntimeError"
+
+
+def test_invoke_an_unknown_function() -> None:
+    done = sluice("invoke", str(EXAMPLE), "nope")
+    assert done.returncode == 2
+    assert "no function 'nope'" in done.stderr and "(functions: fails, pets, slow)" in done.stderr
+
+
+def test_validate_rejects_unknown_names_bad_timeouts_and_bad_handlers(tmp_path: Path) -> None:
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    for name in ("api.yaml",):
+        (tmp_path / name).write_text((EXAMPLE.parent / name).read_text())
+    (tmp_path / "pets").mkdir()
+    (tmp_path / "pets" / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    del doc["functions"]["pets"]
+    doc["functions"]["fails"]["timeout"] = 1000
+    doc["functions"]["slow"]["handler"] = "missing.slow"
+    file = tmp_path / "sluice.yaml"
+    file.write_text(yaml.safe_dump(doc))
+    done = sluice("validate", str(file))
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert f"{file}: functions.fails.timeout: must be an integer between 1 and 900, got 1000" \
+        in lines
+    assert any(line.startswith(f"{file}: functions.slow.handler: no module 'missing' in ")
+               for line in lines)
+    assert any(line.endswith(
+        'paths."/pets".get.x-amazon-apigateway-integration.uri: names function \'pets\', '
+        "which is not in functions (names: fails, slow)") for line in lines)
+    assert "Traceback" not in done.stderr
+
+
+def test_validate_the_example() -> None:
+    done = sluice("validate", str(EXAMPLE))
+    assert done.returncode == 0
+    assert done.stdout.strip().endswith("3 function(s)")
