@@ -56,6 +56,7 @@ from proxy.config._check import (
     INVALID,
     Checker,
     Field,
+    Invalid,
     PathT,
     boolean,
     describe,
@@ -230,7 +231,10 @@ class ValidationReader:
             return None
         before = len(ck.problems)
         refs: set[str] = set()
-        normal = self._normalise(ck, path, schema, refs, 0)
+        try:
+            normal = self._normalise(ck, path, schema, refs, 0)
+        except Invalid:
+            return None
         if len(ck.problems) > before:
             return None
         try:
@@ -249,35 +253,41 @@ class ValidationReader:
             # the metaschema check names what is wrong with a non-schema here
             return _json(ck, path, schema, depth)
         if "$ref" in schema:
-            return {"$ref": self._reference(ck, (*path, "$ref"), schema["$ref"], refs)}
+            try:
+                return {"$ref": self._reference(ck, (*path, "$ref"), schema["$ref"], refs)}
+            except Invalid:
+                return {}  # reported; the model is dropped
         out: dict[str, Any] = {}
         for raw_key, value in schema.items():
-            key = _key(ck, path, raw_key)
-            where = (*path, key)
-            if key in _REMOVED:
-                continue
-            if key == "format" and value not in CHECKED_FORMATS:
-                continue
-            if key == "oneOf" and self._swagger:
-                ck.report(where, "oneOf is not supported in a Swagger 2.0 model (AWS: "
-                                 "\"oneOf is not supported for OpenAPI 2.0\"); use OpenAPI 3.0")
-                continue
-            if key in _ONE and isinstance(value, dict):
-                out[key] = self._normalise(ck, where, value, refs, depth + 1)
-            elif key in _MANY and isinstance(value, list):
-                out[key] = [self._normalise(ck, (*where, i), v, refs, depth + 1)
-                            for i, v in enumerate(value)]
-            elif key in _NAMED and isinstance(value, dict):
-                out[key] = {
-                    (k := _key(ck, where, sub)): (
-                        self._normalise(ck, (*where, k), v, refs, depth + 1)
-                        if isinstance(v, dict) else _json(ck, (*where, k), v, depth + 1)
-                    )
-                    for sub, v in value.items()
-                }
-            else:
-                out[key] = _json(ck, where, value, depth + 1)
+            try:
+                self._keyword(ck, path, raw_key, value, out, refs, depth)
+            except Invalid:
+                continue  # reported; carry on to report the rest of the model
         return out
+
+    def _keyword(self, ck: Checker, path: PathT, raw_key: Any, value: Any, out: dict[str, Any],
+                 refs: set[str], depth: int) -> None:
+        key = _key(ck, path, raw_key)
+        where = (*path, key)
+        if key in _REMOVED or (key == "format" and value not in CHECKED_FORMATS):
+            return
+        if key == "oneOf" and self._swagger:
+            ck.report(where, "oneOf is not supported in a Swagger 2.0 model (AWS: "
+                             "\"oneOf is not supported for OpenAPI 2.0\"); use OpenAPI 3.0")
+        elif key in _ONE and isinstance(value, dict):
+            out[key] = self._normalise(ck, where, value, refs, depth + 1)
+        elif key in _MANY and isinstance(value, list):
+            out[key] = [self._normalise(ck, (*where, i), v, refs, depth + 1)
+                        for i, v in enumerate(value)]
+        elif key in _NAMED and isinstance(value, dict):
+            named: dict[str, Any] = {}
+            for sub, v in value.items():
+                k = _key(ck, where, sub)
+                named[k] = (self._normalise(ck, (*where, k), v, refs, depth + 1)
+                            if isinstance(v, dict) else _json(ck, (*where, k), v, depth + 1))
+            out[key] = named
+        else:
+            out[key] = _json(ck, where, value, depth + 1)
 
     def _reference(self, ck: Checker, path: PathT, ref: Any, refs: set[str]) -> str:
         """``#/definitions/NAME[/...]`` for a reference to a model (or a part of one)."""
