@@ -280,7 +280,7 @@ def schemas(depth: int = 2) -> st.SearchStrategy[dict[str, Any]]:
     }))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(schemas(), values())
 def test_the_explanation_agrees_with_a_reference_validator(schema: dict[str, Any],
                                                            value: Any) -> None:
