@@ -221,6 +221,8 @@ def decode_request_body(
     if content_encoding is None:
         return body
     coding = content_encoding.strip().lower()
+    if not coding:  # an empty header names no coding
+        return body
     if coding not in _DECODABLE:
         raise UndecodableBody()
     if coding == "identity" or not body:

@@ -357,7 +357,7 @@ def _format_check(fmt: str) -> Check:
 
     def check(inst: str, out: list[str]) -> None:
         if not valid(inst):
-            out.append(message.format(inst))
+            out.append(message.replace("{}", inst, 1))
 
     return check
 

@@ -54,6 +54,7 @@ def test_a_compressed_body_is_decompressed(encoding: str, payload: bytes) -> Non
 def test_identity_and_no_coding_leave_the_body_alone() -> None:
     assert decode_request_body(BODY, None) == BODY
     assert decode_request_body(BODY, "identity") == BODY
+    assert decode_request_body(BODY, " ") == BODY
     assert decode_request_body(b"", "gzip") == b""
 
 
