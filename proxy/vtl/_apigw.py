@@ -229,14 +229,19 @@ class Context(Opaque):
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         self._map = values
-        self.request_override = OverrideMap(header=OverrideMap(), path=OverrideMap(),
-                                            querystring=OverrideMap())
-        self.response_override = OverrideMap(header=OverrideMap())
+        # made when the template first names them
+        self.request_override: OverrideMap | None = None
+        self.response_override: OverrideMap | None = None
 
     def vtl_prop(self, name: str) -> Any:
         if name == "requestOverride":
+            if self.request_override is None:
+                self.request_override = OverrideMap(
+                    header=OverrideMap(), path=OverrideMap(), querystring=OverrideMap())
             return self.request_override
         if name == "responseOverride":
+            if self.response_override is None:
+                self.response_override = OverrideMap(header=OverrideMap())
             return self.response_override
         try:
             value = self._map[name]

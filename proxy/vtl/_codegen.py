@@ -43,6 +43,8 @@ from proxy.vtl.errors import TemplateError, TemplateRuntimeError
 
 _ROOTS = {"input": "I", "util": "U", "context": "C", "stageVariables": "S"}
 _LOOP_NAMES = frozenset({"foreach", "velocityCount", "velocityHasNext"})
+_FOREACH_PROPS = {"hasNext": "({i} + 1 < {fe}.size)", "index": "{i}", "count": "({i} + 1)",
+                  "first": "({i} == 0)", "last": "({i} + 1 >= {fe}.size)"}
 _BOOL_OPS = frozenset({"==", "!=", "<", ">", "<=", ">=", "&&", "||"})
 
 
@@ -144,6 +146,10 @@ class _Fn:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.loops = 0
+        # inside a loop body: template variables held in Python locals (the loop variable,
+        # when nothing in the body can rebind it) and the innermost loop's $foreach
+        self.local_vars: dict[str, str] = {}
+        self.foreach: list[tuple[str, str]] = []  # (ForeachState local, index local)
 
 
 class Generator:
@@ -172,6 +178,8 @@ class Generator:
         # $input and friends are locals unless the template rebinds the name somewhere
         self.fixed_roots = {k: v for k, v in _ROOTS.items() if k not in assigned}
         self.loop_names = names & _LOOP_NAMES
+        self.assigned = assigned
+        self.names = names
         self.uses_input = "input" in names
 
     def _name(self, prefix: str) -> str:
@@ -249,7 +257,7 @@ class Generator:
             out.append(f"{ind}a({s.text!r})")
         elif isinstance(s, n.Output):
             t = self._name("_t")
-            out += [f"{ind}{t} = {self.expr(s.expr)}",
+            out += [f"{ind}{t} = {self.expr(s.expr, fn)}",
                     f"{ind}if type({t}) is not str:",
                     f"{ind}    {t} = _tostr({t})",
                     f"{ind}n += len({t})",
@@ -258,7 +266,7 @@ class Generator:
             self.set(s, fn, depth)
         elif isinstance(s, n.If):
             for i, (cond, body) in enumerate(s.branches):
-                out.append(f"{ind}{'if' if i == 0 else 'elif'} {self.cond(cond)}:")
+                out.append(f"{ind}{'if' if i == 0 else 'elif'} {self.cond(cond, fn)}:")
                 self.block(body, fn, depth + 1)
             if s.orelse is not None:
                 out.append(f"{ind}else:")
@@ -278,7 +286,7 @@ class Generator:
                 out += [f"{ind}n += {len(s.text)}", f"{ind}a({s.text!r})"]
             else:
                 label, definition = macro
-                args = [self.expr(e) for e in s.args[:len(definition.params)]]
+                args = [self.expr(e, fn) for e in s.args[:len(definition.params)]]
                 out.append(f"{ind}n += {label}({', '.join(['a', *args])})")
         elif isinstance(s, n.Unsupported):
             out.append(f"{ind}raise _unsupported({s.name!r})")
@@ -289,17 +297,17 @@ class Generator:
         ind = "    " * depth
         t = self._name("_t")
         # Velocity 1.7 (directive.set.null.allowed=false): a null right side assigns nothing
-        fn.lines += [f"{ind}{t} = {self.expr(s.value)}", f"{ind}if {t} is not None:"]
+        fn.lines += [f"{ind}{t} = {self.expr(s.value, fn)}", f"{ind}if {t} is not None:"]
         target = s.target
         if isinstance(target, n.Var):
             if target.name in self.fixed_roots:
                 raise self.error(f"${target.name} cannot be assigned", s.pos)
             fn.lines.append(f"{ind}    v[{target.name!r}] = {t}")
         elif isinstance(target, n.Prop):
-            fn.lines.append(f"{ind}    _setprop({self.expr(target.obj)}, {target.name!r}, {t})")
+            fn.lines.append(f"{ind}    _setprop({self.expr(target.obj, fn)}, {target.name!r}, {t})")
         elif isinstance(target, n.Index):
             fn.lines.append(
-                f"{ind}    _setidx({self.expr(target.obj)}, {self.expr(target.key)}, {t})")
+                f"{ind}    _setidx({self.expr(target.obj, fn)}, {self.expr(target.key, fn)}, {t})")
         else:  # pragma: no cover - the parser rejects other targets
             raise self.error("#set needs a reference on the left", s.pos)
 
@@ -308,27 +316,48 @@ class Generator:
         k = self._name("")
         it, i, x, fe = f"_it{k}", f"_i{k}", f"_x{k}", f"_fe{k}"
         out = fn.lines
-        out += [f"{ind}{it} = _iter({self.expr(s.iterable)})", f"{ind}if {it} is not None:"]
+        out += [f"{ind}{it} = _iter({self.expr(s.iterable, fn)})", f"{ind}if {it} is not None:"]
         ind2 = ind + "    "
         saved = [s.var, *sorted(self.loop_names)]
         for j, name in enumerate(saved):
             out.append(f"{ind2}_s{k}_{j} = v.get({name!r}, _MISSING)")
+        out += [f"{ind2}{fe} = _FE(len({it}))"]
         if "foreach" in self.loop_names:
-            out += [f"{ind2}{fe} = _FE(len({it}))", f"{ind2}v['foreach'] = {fe}"]
+            out.append(f"{ind2}v['foreach'] = {fe}")
         out += [f"{ind2}for {i}, {x} in enumerate({it}):",
                 f"{ind2}    if {i} >= _MAXLOOP:", f"{ind2}        break",
                 f"{ind2}    R.steps += 1",
                 f"{ind2}    if R.steps > _MAXSTEPS or n > _MAXOUT:",
                 f"{ind2}        raise _limit(R.steps, 0, n)",
                 f"{ind2}    v[{s.var!r}] = {x}"]
-        if "foreach" in self.loop_names:
-            out.append(f"{ind2}    {fe}.i = {i}")
+        out.append(f"{ind2}    {fe}.i = {i}")
         if "velocityCount" in self.loop_names:
             out.append(f"{ind2}    v['velocityCount'] = {i} + 1")
         if "velocityHasNext" in self.loop_names:
             out.append(f"{ind2}    v['velocityHasNext'] = {i} + 1 < len({it})")
         fn.loops += 1
+        fn.foreach.append((fe, i))
+        # the loop variable lives in a Python local while nothing in the body can rebind it
+        # (no #set of it, no macro call, no inner loop over the same name)
+        rebinds = any(
+            (isinstance(node, n.Set) and isinstance(node.target, n.Var)
+             and node.target.name == s.var)
+            or isinstance(node, n.MacroCall)
+            or (isinstance(node, n.Interpolated)
+                and not all(isinstance(b, n.Text | n.Output) for b in node.body))
+            or (isinstance(node, n.Foreach) and node.var == s.var)
+            for node in _walk(s.body))
+        outer = fn.local_vars.get(s.var)
+        if rebinds:
+            fn.local_vars.pop(s.var, None)
+        else:
+            fn.local_vars[s.var] = x
         self.block(s.body, fn, depth + 2)
+        if outer is None:
+            fn.local_vars.pop(s.var, None)
+        else:
+            fn.local_vars[s.var] = outer
+        fn.foreach.pop()
         fn.loops -= 1
         # Velocity puts back what the loop variables held before the loop
         for j, name in enumerate(saved):
@@ -337,58 +366,69 @@ class Generator:
 
     # ---- expressions ----------------------------------------------------------------------
 
-    def cond(self, e: n.Expr) -> str:
-        code = self.expr(e)
-        return code if self._is_bool(e) else f"_truth({code})"
+    def cond(self, e: n.Expr, fn: _Fn) -> str:
+        code = self.expr(e, fn)
+        if self._is_bool(e):
+            return code
+        t = self._name("_t")
+        return f"(({t} := {code}) is not None and {t} is not False)"
 
     def _is_bool(self, e: n.Expr) -> bool:
         return (isinstance(e, n.Binary) and e.op in _BOOL_OPS) or (
             isinstance(e, n.Unary) and e.op == "!") or (
             isinstance(e, n.Literal) and type(e.value) is bool)
 
-    def expr(self, e: n.Expr) -> str:
+    def expr(self, e: n.Expr, fn: _Fn) -> str:
         if isinstance(e, n.Literal):
             if type(e.value) is float:
                 return self._const("_F", e.value)
             return repr(e.value)
         if isinstance(e, n.Var):
-            fixed = self.fixed_roots.get(e.name)
-            return fixed if fixed is not None else f"v.get({e.name!r})"
+            fixed = self.fixed_roots.get(e.name) or fn.local_vars.get(e.name)
+            if fixed is not None:
+                return fixed
+            if e.name == "velocityCount" and fn.foreach and e.name not in self.assigned:
+                return f"({fn.foreach[-1][1]} + 1)"
+            return f"v.get({e.name!r})"
         if isinstance(e, n.Prop):
+            if (isinstance(e.obj, n.Var) and e.obj.name == "foreach" and fn.foreach
+                    and "foreach" not in self.assigned and e.name in _FOREACH_PROPS):
+                return _FOREACH_PROPS[e.name].format(fe=fn.foreach[-1][0],
+                                                     i=fn.foreach[-1][1])
             if isinstance(e.obj, n.Var) and self.fixed_roots.get(e.obj.name) == "I" \
                     and e.name == "body":
                 return "I.body()"
             t = self._name("_t")
-            return (f"({t}.get({e.name!r}) if type({t} := {self.expr(e.obj)}) is dict "
+            return (f"({t}.get({e.name!r}) if type({t} := {self.expr(e.obj, fn)}) is dict "
                     f"else _prop({t}, {e.name!r}))")
         if isinstance(e, n.Call):
-            return self.call(e)
+            return self.call(e, fn)
         if isinstance(e, n.Index):
-            return f"_idx({self.expr(e.obj)}, {self.expr(e.key)})"
+            return f"_idx({self.expr(e.obj, fn)}, {self.expr(e.key, fn)})"
         if isinstance(e, n.Unary):
             if e.op == "!":
-                return f"(not {self.cond(e.operand)})"
-            return f"_neg({self.expr(e.operand)})"
+                return f"(not {self.cond(e.operand, fn)})"
+            return f"_neg({self.expr(e.operand, fn)})"
         if isinstance(e, n.Binary):
-            return self.binary(e)
+            return self.binary(e, fn)
         if isinstance(e, n.ListLit):
-            return f"_JList([{', '.join(self.expr(i) for i in e.items)}])"
+            return f"_JList([{', '.join(self.expr(i, fn) for i in e.items)}])"
         if isinstance(e, n.MapLit):
-            pairs = ", ".join(f"({self.expr(k)}, {self.expr(v)})" for k, v in e.pairs)
+            pairs = ", ".join(f"({self.expr(k, fn)}, {self.expr(v, fn)})" for k, v in e.pairs)
             return f"_JMap(({pairs}{',' if len(e.pairs) == 1 else ''}))"
         if isinstance(e, n.RangeLit):
-            return f"_range({self.expr(e.low)}, {self.expr(e.high)})"
+            return f"_range({self.expr(e.low, fn)}, {self.expr(e.high, fn)})"
         if isinstance(e, n.Interpolated):
-            return self.interpolated(e)
+            return self.interpolated(e, fn)
         raise self.error("unknown expression", 0)  # pragma: no cover
 
-    def binary(self, e: n.Binary) -> str:
-        left, right = self.expr(e.left), self.expr(e.right)
+    def binary(self, e: n.Binary, fn: _Fn) -> str:
+        left, right = self.expr(e.left, fn), self.expr(e.right, fn)
         op = e.op
         if op == "&&":
-            return f"({self.cond(e.left)} and {self.cond(e.right)})"
+            return f"({self.cond(e.left, fn)} and {self.cond(e.right, fn)})"
         if op == "||":
-            return f"({self.cond(e.left)} or {self.cond(e.right)})"
+            return f"({self.cond(e.left, fn)} or {self.cond(e.right, fn)})"
         if op == "==":
             return f"_eq({left}, {right})"
         if op == "!=":
@@ -399,7 +439,7 @@ class Generator:
             return f"_add({left}, {right})"
         return f"_arith({op!r}, {left}, {right})"
 
-    def call(self, e: n.Call) -> str:
+    def call(self, e: n.Call, fn: _Fn) -> str:
         root = self.fixed_roots.get(e.obj.name) if isinstance(e.obj, n.Var) else None
         args = e.args
         if root == "I" and e.name in ("path", "json") and len(args) == 1 \
@@ -411,19 +451,19 @@ class Generator:
             method = "path_c" if e.name == "path" else "json_c"
             return f"I.{method}({self._const('_P', path)})"
         if root == "I" and e.name == "params" and len(args) <= 1:
-            return f"I.param({self.expr(args[0])})" if args else "I.params()"
+            return f"I.param({self.expr(args[0], fn)})" if args else "I.params()"
         if root == "U" and len(args) == 1 and e.name in (
                 "escapeJavaScript", "parseJson", "urlEncode", "urlDecode", "base64Encode",
                 "base64Decode"):
-            return f"U.{e.name}({self.expr(args[0])})"
-        arglist = ", ".join(self.expr(a) for a in args)
+            return f"U.{e.name}({self.expr(args[0], fn)})"
+        arglist = ", ".join(self.expr(a, fn) for a in args)
         if len(args) == 1:
             arglist += ","
-        return f"_call({self.expr(e.obj)}, {e.name!r}, ({arglist}))"
+        return f"_call({self.expr(e.obj, fn)}, {e.name!r}, ({arglist}))"
 
-    def interpolated(self, e: n.Interpolated) -> str:
+    def interpolated(self, e: n.Interpolated, fn: _Fn) -> str:
         if all(isinstance(s, n.Text | n.Output) for s in e.body):
-            parts = [repr(s.text) if isinstance(s, n.Text) else self.expr(s.expr)
+            parts = [repr(s.text) if isinstance(s, n.Text) else self.expr(s.expr, fn)
                      for s in e.body if isinstance(s, n.Text | n.Output)]
             return f"_interp(({', '.join(parts)},))"
         # directives inside a string: render it with a function of its own

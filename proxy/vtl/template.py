@@ -55,7 +55,8 @@ class _Counters:
 class Template:
     """A compiled mapping template. Immutable and safe to share across requests."""
 
-    __slots__ = ("_fn", "python_source", "source", "uses_input")
+    __slots__ = ("_fn", "_uses_context", "_uses_stage_variables", "python_source", "source",
+                 "uses_input")
 
     def __init__(self, source: str) -> None:
         if len(source.encode("utf-8", "surrogatepass")) > MAX_TEMPLATE_BYTES:
@@ -79,13 +80,19 @@ class Template:
         self.source = source
         # False when the template never names $input: the caller may skip reading the body
         self.uses_input = gen.uses_input
+        self._uses_context = "context" in gen.names
+        self._uses_stage_variables = "stageVariables" in gen.names
 
     def render(self, inputs: Inputs) -> RenderResult:
-        context = Context(inputs.context)
+        # only what the template names is built (3 us of the 6 an empty render cost)
+        context = Context(inputs.context) if self._uses_context else None
         try:
             text = self._fn(
-                Input(inputs.body, inputs.path_params, inputs.querystring, inputs.headers),
-                _UTIL, context, JMap(inputs.stage_variables), _Counters())
+                Input(inputs.body, inputs.path_params, inputs.querystring, inputs.headers)
+                if self.uses_input else None,
+                _UTIL, context,
+                JMap(inputs.stage_variables) if self._uses_stage_variables else None,
+                _Counters())
         except TemplateRuntimeError:
             raise
         except RecursionError as err:
@@ -95,14 +102,15 @@ class Template:
         except Exception as err:
             # a Java exception in AWS's Velocity (bad index, bad number, bad regex): 500
             raise TemplateRuntimeError(f"{type(err).__name__}: {err}") from err
-        req, resp = context.request_override, context.response_override
+        req = context.request_override if context is not None else None
+        resp = context.response_override if context is not None else None
         return RenderResult(
             text,
-            {k: override_result(req[k]) if isinstance(req.get(k), dict) else {}
-             for k in ("header", "path", "querystring")},
-            {"header": override_result(resp["header"]) if isinstance(resp.get("header"), dict)
-             else {},
-             "status": override_status(resp.get("status"))},
+            {k: override_result(req[k]) if req is not None and isinstance(req.get(k), dict)
+             else {} for k in ("header", "path", "querystring")},
+            {"header": override_result(resp["header"])
+             if resp is not None and isinstance(resp.get("header"), dict) else {},
+             "status": override_status(resp.get("status")) if resp is not None else None},
         )
 
 
