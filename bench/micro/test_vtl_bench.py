@@ -37,7 +37,7 @@ class _AirspeedInput:
 
 
 class _AirspeedUtil:
-    def escapeJavaScript(self, x: str) -> str:  # noqa: N802
+    def escapeJavaScript(self, x: str) -> str:
         return escape_javascript(x)
 
 

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import orjson
 
-REQUEST_TEMPLATE = """\
-#set($order = $input.path('$'))
-{
-  "orderId": "$util.escapeJavaScript($order.id)",
-  "customer": "$util.escapeJavaScript($input.path('$.customer.name'))",
-  "requestId": "$context.requestId",
-  "stage": "$context.stage",
-  "sourceIp": "$context.identity.sourceIp",
-  "items": [#foreach($item in $order.items){"sku": "$item.sku", "qty": $item.qty}#if($foreach.hasNext),#end#end]
-}
-"""
+REQUEST_TEMPLATE = (
+    "#set($order = $input.path('$'))\n"
+    "{\n"
+    '  "orderId": "$util.escapeJavaScript($order.id)",\n'
+    '  "customer": "$util.escapeJavaScript($input.path(\'$.customer.name\'))",\n'
+    '  "requestId": "$context.requestId",\n'
+    '  "stage": "$context.stage",\n'
+    '  "sourceIp": "$context.identity.sourceIp",\n'
+    '  "items": [#foreach($item in $order.items){"sku": "$item.sku", "qty": $item.qty}'
+    "#if($foreach.hasNext),#end#end]\n"
+    "}\n"
+)
 
 REQUEST_BODY = orjson.dumps({
     "id": "ord-7f3a9c21",
@@ -35,17 +36,18 @@ REQUEST_BODY = orjson.dumps({
     "notes": "Leave at the door, please.",
 }).decode()
 
-RESPONSE_TEMPLATE = """\
-#set($root = $input.path('$'))
-{
-  "count": $root.results.size(),
-  "results": [
-#foreach($r in $root.results)
-    {"id": "$r.id", "name": "$util.escapeJavaScript($r.name)", "status": #if($r.active)"active"#{else}"inactive"#end}#if($foreach.hasNext),#end
-#end
-  ]
-}
-"""
+RESPONSE_TEMPLATE = (
+    "#set($root = $input.path('$'))\n"
+    "{\n"
+    '  "count": $root.results.size(),\n'
+    '  "results": [\n'
+    "#foreach($r in $root.results)\n"
+    '    {"id": "$r.id", "name": "$util.escapeJavaScript($r.name)", '
+    '"status": #if($r.active)"active"#{else}"inactive"#end}#if($foreach.hasNext),#end\n'
+    "#end\n"
+    "  ]\n"
+    "}\n"
+)
 
 RESPONSE_BODY = orjson.dumps({
     "results": [
