@@ -407,15 +407,14 @@ def prop(obj: Any, name: str) -> Any:
 
 
 def index(obj: Any, key: Any) -> Any:
-    """``$obj[key]``: a list by position (negative counts from the end), a map by key;
-    null when there is nothing there."""
+    """``$obj[key]`` as Velocity 1.7's ASTIndex: ``obj.get(key)``, with a negative list index
+    counted from the end. A list read past its end throws (IndexOutOfBoundsException); a
+    value without a matching get() yields null."""
     if isinstance(obj, list):
         if type(key) is not int:
             return None
-        try:
-            return obj[key]
-        except IndexError:
-            return None
+        k = key + len(obj) if key < 0 else key
+        return _list_get(obj, k)
     if isinstance(obj, dict):
         try:
             return obj.get(key)
