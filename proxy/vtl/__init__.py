@@ -1,0 +1,29 @@
+"""Velocity Template Language for API Gateway mapping templates, compiled to Python.
+
+A template is parsed once (``compile_template``) into a syntax tree, turned into the source of
+one Python function, and compiled; each request calls that function. The engine follows
+Velocity 1.7 as API Gateway runs it (null renders as nothing, Java-style printing of maps,
+JSON printing of what $input.path returns) with the API Gateway variables $input, $util,
+$context and $stageVariables. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from proxy.vtl.errors import (
+    API_CONFIGURATION_ERROR,
+    BAD_REQUEST_BODY,
+    TemplateError,
+    TemplateRuntimeError,
+)
+from proxy.vtl.template import Inputs, RenderResult, Template, compile_template
+
+__all__ = [
+    "API_CONFIGURATION_ERROR",
+    "BAD_REQUEST_BODY",
+    "Inputs",
+    "RenderResult",
+    "Template",
+    "TemplateError",
+    "TemplateRuntimeError",
+    "compile_template",
+]
