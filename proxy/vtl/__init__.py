@@ -9,21 +9,35 @@ $context and $stageVariables. Nothing here does I/O.
 
 from __future__ import annotations
 
+from proxy.vtl._jsonpath import JsonPath, compile_path
 from proxy.vtl.errors import (
     API_CONFIGURATION_ERROR,
     BAD_REQUEST_BODY,
     TemplateError,
     TemplateRuntimeError,
 )
-from proxy.vtl.template import Inputs, RenderResult, Template, compile_template
+from proxy.vtl.template import (
+    Inputs,
+    Overrides,
+    RenderResult,
+    Template,
+    compile_template,
+    request_overrides,
+    response_overrides,
+)
 
 __all__ = [
     "API_CONFIGURATION_ERROR",
     "BAD_REQUEST_BODY",
     "Inputs",
+    "JsonPath",
+    "Overrides",
     "RenderResult",
     "Template",
     "TemplateError",
     "TemplateRuntimeError",
+    "compile_path",
     "compile_template",
+    "request_overrides",
+    "response_overrides",
 ]

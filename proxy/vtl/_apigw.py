@@ -221,28 +221,50 @@ class Util(Opaque):
         return None
 
 
+class Carry:
+    """The override maps of one request, kept across its renders: what a request template
+    writes, the response template reads and may add to (recorded from AWS: a MOCK request
+    template's responseOverride.status applies to the response, and its response template
+    reads back the values, custom keys included)."""
+
+    __slots__ = ("request", "response")
+
+    def __init__(self) -> None:
+        # made when a template first names them
+        self.request: OverrideMap | None = None
+        self.response: OverrideMap | None = None
+
+
 class Context(Opaque):
     """$context over the caller's mapping (read lazily, key by key) plus the overrides the
     template may write. Nested objects print as the empty string, as on AWS."""
 
-    __slots__ = ("_map", "request_override", "response_override")
+    __slots__ = ("_carry", "_map")
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
+    def __init__(self, values: Mapping[str, Any], carry: Carry | None = None) -> None:
         self._map = values
-        # made when the template first names them
-        self.request_override: OverrideMap | None = None
-        self.response_override: OverrideMap | None = None
+        self._carry = Carry() if carry is None else carry
+
+    @property
+    def request_override(self) -> OverrideMap | None:
+        return self._carry.request
+
+    @property
+    def response_override(self) -> OverrideMap | None:
+        return self._carry.response
 
     def vtl_prop(self, name: str) -> Any:
         if name == "requestOverride":
-            if self.request_override is None:
-                self.request_override = OverrideMap(
+            carry = self._carry
+            if carry.request is None:
+                carry.request = OverrideMap(
                     header=OverrideMap(), path=OverrideMap(), querystring=OverrideMap())
-            return self.request_override
+            return carry.request
         if name == "responseOverride":
-            if self.response_override is None:
-                self.response_override = OverrideMap(header=OverrideMap())
-            return self.response_override
+            carry = self._carry
+            if carry.response is None:
+                carry.response = OverrideMap(header=OverrideMap())
+            return carry.response
         try:
             value = self._map[name]
         except (KeyError, TypeError):

@@ -3,15 +3,20 @@
     template = compile_template(source)        # TemplateError at load
     result = template.render(Inputs(...))      # TemplateRuntimeError at request time
     result.text, result.request_override, result.response_override
+
+A request's renders share their overrides through ``Inputs.overrides``: give the request
+template and the response template one ``Overrides`` and the second sees what the first set,
+and its result reports both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from proxy.vtl._apigw import Context, Input, Util, override_result, override_status
+from proxy.vtl._apigw import Carry, Context, Input, Util, override_result, override_status
 from proxy.vtl._codegen import GLOBALS, Generator
 from proxy.vtl._limits import MAX_TEMPLATE_BYTES
 from proxy.vtl._parser import parse
@@ -19,6 +24,12 @@ from proxy.vtl._values import JMap
 from proxy.vtl.errors import TemplateError, TemplateRuntimeError
 
 _UTIL = Util()
+
+
+class Overrides(Carry):
+    """$context.requestOverride and responseOverride across the renders of one request."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +43,8 @@ class Inputs:
     headers: Mapping[str, str] = field(default_factory=dict)  # last value wins
     context: Mapping[str, Any] = field(default_factory=dict)
     stage_variables: Mapping[str, str] = field(default_factory=dict)
+    # shared by the renders of one request (None: this render's own)
+    overrides: Overrides | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +98,7 @@ class Template:
 
     def render(self, inputs: Inputs) -> RenderResult:
         # only what the template names is built (3 us of the 6 an empty render cost)
-        context = Context(inputs.context) if self._uses_context else None
+        context = Context(inputs.context, inputs.overrides) if self._uses_context else None
         try:
             text = self._fn(
                 Input(inputs.body, inputs.path_params, inputs.querystring, inputs.headers)
@@ -102,21 +115,39 @@ class Template:
         except Exception as err:
             # a Java exception in AWS's Velocity (bad index, bad number, bad regex): 500
             raise TemplateRuntimeError(f"{type(err).__name__}: {err}") from err
-        req = context.request_override if context is not None else None
-        resp = context.response_override if context is not None else None
-        return RenderResult(
-            text,
-            {k: override_result(req[k]) if req is not None and isinstance(req.get(k), dict)
-             else {} for k in ("header", "path", "querystring")},
-            {"header": override_result(resp["header"])
-             if resp is not None and isinstance(resp.get("header"), dict) else {},
-             "status": override_status(resp.get("status")) if resp is not None else None},
-        )
+        carry = inputs.overrides
+        if carry is None and context is not None:
+            req, resp = context.request_override, context.response_override
+        else:
+            req, resp = (carry.request, carry.response) if carry is not None else (None, None)
+        return RenderResult(text, request_overrides(req), response_overrides(resp))
+
+
+def request_overrides(req: Any) -> dict[str, dict[str, Any]]:
+    """``{"header": ..., "path": ..., "querystring": ...}`` of a requestOverride map."""
+    return {k: override_result(req[k]) if req is not None and isinstance(req.get(k), dict)
+            else {} for k in ("header", "path", "querystring")}
+
+
+def response_overrides(resp: Any) -> dict[str, Any]:
+    """``{"header": ..., "status": int | None}`` of a responseOverride map."""
+    return {"header": override_result(resp["header"])
+            if resp is not None and isinstance(resp.get("header"), dict) else {},
+            "status": override_status(resp.get("status")) if resp is not None else None}
 
 
 def compile_template(source: str) -> Template:
     """Parse and compile ``source``; TemplateError (with line and column) when it is not a
-    valid template or is larger than AWS's 300 KB."""
+    valid template or is larger than AWS's 300 KB.
+
+    The last templates compiled are remembered by their text: a config check at load and
+    every deployment of the same template share one ``Template`` (immutable, safe to share),
+    and a reload compiles only what changed."""
     if not isinstance(source, str):
         raise TemplateError("a mapping template is a string", 1, 1)
+    return _compile(source)
+
+
+@lru_cache(maxsize=512)
+def _compile(source: str) -> Template:
     return Template(source)
