@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from proxy.config.validators import MethodValidation
+
 IntegrationType = Literal["HTTP_PROXY", "HTTP", "MOCK", "AWS_PROXY", "AWS"]
 PassthroughBehavior = Literal["WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER"]
 QuotaPeriod = Literal["DAY", "WEEK", "MONTH"]
@@ -162,6 +164,7 @@ class IntegrationResponse:
     status_code: int
     response_parameters: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     response_templates: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    content_handling: str | None = None  # CONVERT_TO_BINARY | CONVERT_TO_TEXT
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +191,8 @@ class Method:
     # "method.request.querystring.type" -> required
     request_parameters: Mapping[str, bool] = field(default_factory=dict)
     operation_id: str | None = None
+    # its request validator and request models (None: not validated)
+    validation: MethodValidation | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -46,7 +47,9 @@ from proxy.config.model import (
     Method,
     Resource,
 )
+from proxy.config.validators import ValidationReader
 from proxy.errors import ConfigError
+from proxy.vtl import TemplateError, compile_template
 
 __all__ = ["GATEWAY_RESPONSE_TYPES", "load_definition", "resource_path_error"]
 
@@ -159,12 +162,27 @@ _GATEWAY_SOURCE = string(
 _GATEWAY_TARGET = string(rf"gatewayresponse\.header\.{_NAME}", what="gatewayresponse.header.NAME")
 _TEMPLATES = map_of(string())
 
+
+def _mapping_template(ck: Checker, path: PathT, value: Any) -> str:
+    """A VTL mapping template, compiled now: a syntax error is a config error with its line
+    and column (``proxy.vtl``), not a 500 on the first request."""
+    text: str = string()(ck, path, value)
+    try:
+        compile_template(text)
+    except TemplateError as e:
+        ck.fail(path, f"is not a valid mapping template: {e}")
+    return text
+
+
+_MAPPING_TEMPLATES = map_of(_mapping_template)
+_CONTENT_HANDLING = one_of("CONVERT_TO_BINARY", "CONVERT_TO_TEXT", fold=True)
+
 _INTEGRATION_RESPONSE = record(
     {
         "statusCode": Field(_status, required=True),
         "responseParameters": Field(map_of(_RESPONSE_SOURCE, key=_RESPONSE_TARGET)),
-        "responseTemplates": Field(_TEMPLATES),
-        "contentHandling": ignored(one_of("CONVERT_TO_BINARY", "CONVERT_TO_TEXT", fold=True)),
+        "responseTemplates": Field(_MAPPING_TEMPLATES),
+        "contentHandling": Field(_CONTENT_HANDLING),
     }
 )
 
@@ -202,11 +220,11 @@ _INTEGRATION = record(
         "httpMethod": Field(one_of(*HTTP_METHODS, "ANY", fold=True)),
         "credentials": ignored(string()),
         "requestParameters": Field(map_of(_REQUEST_SOURCE, key=_INTEGRATION_TARGET)),
-        "requestTemplates": Field(_TEMPLATES),
+        "requestTemplates": Field(_MAPPING_TEMPLATES),
         "passthroughBehavior": Field(
             one_of("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER", fold=True)
         ),
-        "contentHandling": Field(one_of("CONVERT_TO_BINARY", "CONVERT_TO_TEXT", fold=True)),
+        "contentHandling": Field(_CONTENT_HANDLING),
         "cacheNamespace": Field(string(min_len=1)),
         "cacheKeyParameters": Field(
             list_of(string(r"method\.request\..+", what="a string starting with method.request."))
@@ -250,10 +268,12 @@ _PARAMETER = record(
 class _Reader:
     """The parts of a definition that need the whole document: ``$ref`` and security schemes."""
 
-    __slots__ = ("api_key_schemes", "doc", "schemes", "schemes_at")
+    __slots__ = ("api_key_schemes", "doc", "schemes", "schemes_at", "validation")
 
     def __init__(self, doc: dict[Any, Any], swagger: bool) -> None:
         self.doc = doc
+        # request validators and models (spec 9), set by read_definition with its Checker
+        self.validation: ValidationReader | None = None
         self.schemes_at = "securityDefinitions" if swagger else "components.securitySchemes"
         holder = doc if swagger else doc.get("components")
         found = (
@@ -349,6 +369,9 @@ class _Reader:
             if key in item:
                 m = ck.attempt(self.operation(method, shared), (*path, key), item[key])
                 if m is not INVALID:
+                    if self.validation is not None:
+                        m = replace(m, validation=self.validation.method(ck, (*path, key),
+                                                                         item[key], item))
                     methods[method] = m
         if len(ck.problems) > before:
             raise Invalid
@@ -495,7 +518,9 @@ def read_definition(ck: Checker, doc: Any) -> ApiDefinition:
     """The definition in an already-parsed document; problems go to ``ck``."""
     if not isinstance(doc, dict):
         ck.fail((), f"must be a mapping (an OpenAPI document), got {describe(doc)}")
-    reader = _Reader(doc, _version(ck, doc))
+    swagger = _version(ck, doc)
+    reader = _Reader(doc, swagger)
+    reader.validation = ValidationReader(ck, doc, swagger)
     definition: ApiDefinition = reader.root()(ck, (), doc)
     if ck.problems:
         raise Invalid
