@@ -5,7 +5,8 @@ A body of up to ``STREAM_THRESHOLD`` bytes is read whole before the request is a
 slot and is cut off with 408. A larger body of known length is left on the connection, so an
 HTTP integration can stream it to the backend as it arrives; a phase that needs it whole
 (validation, a mapping template) awaits :meth:`RequestBody.read`, which reads it once and keeps
-it, so the integration then sends the bytes instead of the stream.
+it, so the integration then sends the bytes instead of the stream. :meth:`RequestBody.decoded`
+is the same body with its ``Content-Encoding`` undone, also once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from proxy.encoding import decode_request_body
 from proxy.errors import RequestTimeout, RequestTooLarge
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ class RequestBody:
     """``data``: the whole body once read (``b""`` for none); ``stream``: the unread body of a
     large request, until :meth:`read` takes it."""
 
-    __slots__ = ("_length", "_timeout_s", "data", "stream")
+    __slots__ = ("_decoded", "_length", "_timeout_s", "data", "stream")
 
     def __init__(self, data: bytes | None, stream: StreamReader | None = None,
                  length: int | None = None, timeout_s: float = 60.0) -> None:
@@ -40,6 +42,7 @@ class RequestBody:
         self.stream = stream
         self._length = length
         self._timeout_s = timeout_s
+        self._decoded: bytes | None = None
 
     @property
     def length(self) -> int | None:
@@ -56,6 +59,23 @@ class RequestBody:
         data = b"" if stream is None else await _read(stream, self._length, self._timeout_s)
         self.data = data
         return data
+
+    async def decoded(self, content_encoding: str | None) -> bytes:
+        """The whole body with its ``Content-Encoding`` undone, at most once: what templates,
+        validation and a non-proxy backend see (AWS always decompresses a request body).
+        ``UndecodableBody`` (415) for a coding AWS does not support or a body not in it,
+        ``RequestTooLarge`` (413) past 10 MB decoded."""
+        decoded = self._decoded
+        if decoded is None:
+            data = self.data
+            if data is None:
+                data = await self.read()
+            if content_encoding is None:
+                return data
+            decoded = decode_request_body(data, content_encoding)
+            if data:  # the empty body is one object shared by every request without one
+                self._decoded = decoded
+        return decoded
 
 
 _NO_BODY = RequestBody(_EMPTY)

@@ -1,11 +1,19 @@
-"""Header sets for HTTP_PROXY, computed once (lower-case names, frozensets: one hash lookup)."""
+"""Header sets for the HTTP integrations, computed once (lower-case names, frozensets: one hash
+lookup).
+
+The client headers AWS drops before any backend, the headers a parameter mapping may not set,
+and the method response headers AWS renames, are AWS's as recorded in LocalStack's AWS-validated
+``TestApiGatewayHeaderRemapping`` (test_apigateway_integrations.snapshot.json, 2024-12): a
+request carrying every header below reached an HTTP_PROXY backend without them, and a mapping
+of ``Content-Length`` or ``Transfer-Encoding`` made every call answer 500.
+"""
 
 from __future__ import annotations
 
 import os
 import uuid
 from binascii import b2a_base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 # RFC 9110 7.6.1 hop-by-hop headers, plus the framing headers the upstream client writes itself.
 HOP_BY_HOP = frozenset({
@@ -15,9 +23,47 @@ HOP_BY_HOP = frozenset({
 
 # Client headers not passed to the backend: hop-by-hop, Host (the backend's own is sent),
 # Content-Length (the transport frames the body), Expect (the gateway already has the body),
-# and the X-Forwarded-* that the gateway sets itself.
+# the X-Forwarded-* that the gateway sets itself, and what AWS drops besides (recorded):
+# Content-MD5, Max-Forwards, Server, Via, WWW-Authenticate, and Content-Encoding (the body is
+# sent decoded: AWS always decompresses a request body).
 REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", "expect", "x-forwarded-for",
-                             "x-forwarded-port", "x-forwarded-proto"}
+                             "x-forwarded-port", "x-forwarded-proto", "content-md5",
+                             "max-forwards", "server", "via", "www-authenticate",
+                             "content-encoding"}
+
+# Headers a parameter mapping or a request override may not set: the method answers 500
+# ("Execution failed due to configuration error: ... header already present"). Content-Length
+# and Transfer-Encoding are recorded; the trace and API id headers and the AWS-type additions
+# are LocalStack's list (ILLEGAL_INTEGRATION_REQUESTS_*).
+RESERVED_MAPPED = frozenset({"content-length", "transfer-encoding", "x-amzn-trace-id",
+                             "x-amzn-apigateway-api-id"})
+RESERVED_MAPPED_AWS = RESERVED_MAPPED | {"authorization", "connection", "expect",
+                                         "proxy-authenticate", "te"}
+# Mapped headers a non-proxy integration request drops without error (recorded for HTTP:
+# Connection, Expect, Proxy-Authenticate, TE and Via never reached the backend).
+MAPPED_DROP = frozenset({"connection", "expect", "proxy-authenticate", "te", "via"})
+MAPPED_DROP_AWS = MAPPED_DROP | {"referer"}
+
+# Method response headers of a non-proxy integration (HTTP, AWS) renamed x-amzn-Remapped-*
+# (recorded); MOCK renames the four AWS renames for every type (LocalStack's COMMON list).
+# Transfer-Encoding is dropped.
+_NON_PROXY_REMAP_NAMES = ("Authorization", "Connection", "Content-Length", "Content-MD5", "Date",
+                          "Expect", "Host", "Max-Forwards", "Proxy-Authenticate", "Server",
+                          "Trailer", "Upgrade", "User-Agent", "WWW-Authenticate")
+NON_PROXY_REMAP: Mapping[str, str] = {
+    n.lower(): f"x-amzn-Remapped-{n}" for n in _NON_PROXY_REMAP_NAMES}
+MOCK_REMAP: Mapping[str, str] = {
+    n.lower(): f"x-amzn-Remapped-{n}" for n in ("Connection", "Content-Length", "Date", "Server")}
+METHOD_RESPONSE_DROP = frozenset({"transfer-encoding"})
+
+
+def reserved_header_mapping(request_parameters: Mapping[str, str], integration_type: str) -> bool:
+    """Whether a method's ``requestParameters`` set a header AWS reserves (a 500 per call)."""
+    reserved = RESERVED_MAPPED_AWS if integration_type in ("AWS", "AWS_PROXY") else \
+        RESERVED_MAPPED
+    return any(target.startswith("integration.request.header.")
+               and target[len("integration.request.header."):].lower() in reserved
+               for target in request_parameters)
 
 # Backend response headers returned as x-amzn-Remapped-{Name} (spec 5.3 and issue 2).
 RESPONSE_REMAP = frozenset({"connection", "content-length", "date", "server", "x-amzn-requestid"})
