@@ -20,6 +20,8 @@
     │   ├── Throttled                THROTTLED (``level`` says which bucket)
     │   ├── QuotaExceeded            QUOTA_EXCEEDED
     │   ├── CacheControlForbidden    a 403 for an unauthorised Cache-Control: max-age=0
+    │   ├── UnsupportedMediaType     UNSUPPORTED_MEDIA_TYPE: no request template by passthrough
+    │   ├── UnparsableBody           BAD_REQUEST_BODY: a request template could not read the body
     │   ├── IntegrationTimeout       INTEGRATION_TIMEOUT
     │   ├── IntegrationFailure       INTEGRATION_FAILURE (502 as AWS answers in practice)
     │   ├── ApiConfigurationError    API_CONFIGURATION_ERROR
@@ -151,6 +153,17 @@ class QuotaExceeded(GatewayError):
 
 class CacheControlForbidden(GatewayError):
     response_type = "CACHE_CONTROL_FORBIDDEN"
+
+
+class UnsupportedMediaType(GatewayError):
+    response_type = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class UnparsableBody(GatewayError):
+    """A request template read a body that is not JSON with $input.path or $input.json; the
+    message is AWS's ("Could not parse request body into json: ...")."""
+
+    response_type = "BAD_REQUEST_BODY"
 
 
 class IntegrationTimeout(GatewayError):

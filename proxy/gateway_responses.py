@@ -209,6 +209,8 @@ def _error_type(rtype: ResponseType) -> tuple[tuple[str, str], ...]:
 
 
 def _message_body(rtype: ResponseType, message: str | None) -> bytes:
-    if rtype.status >= 500:  # keep AWS's spaced form for 5xx
+    # keep AWS's spaced form for 5xx and for BAD_REQUEST_BODY (recorded spaced: its default
+    # body, so also its other messages, such as a request template's parse error)
+    if rtype.status >= 500 or rtype.name == "BAD_REQUEST_BODY":
         return b'{"message": ' + orjson.dumps(message) + b"}"
     return b'{"message":' + orjson.dumps(message) + b"}"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from proxy.config.model import Integration
 from proxy.integrations.base import Invoker, MethodScope, Outcome
+from proxy.integrations.http import HttpInvoker
 from proxy.integrations.http_proxy import HttpProxyInvoker
 from proxy.integrations.mock import MockInvoker
 from proxy.integrations.unsupported import UnsupportedInvoker
@@ -16,6 +17,7 @@ __all__ = ["INVOKERS", "Invoker", "MethodScope", "Outcome", "make_invoker"]
 InvokerFactory = Callable[[Integration, MethodScope], Invoker]
 
 INVOKERS: dict[str, InvokerFactory] = {
+    "HTTP": HttpInvoker,
     "HTTP_PROXY": HttpProxyInvoker,
     "MOCK": MockInvoker,
 }

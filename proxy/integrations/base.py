@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 from proxy._types import Services
 from proxy.context import RequestContext
+from proxy.encoding import BinaryMediaTypes
 from proxy.upstream.base import UpstreamResponse
+
+_NO_BINARY = BinaryMediaTypes(())
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,7 @@ class MethodScope:
     resource_path: str
     http_method: str
     services: Services
+    binary_media_types: BinaryMediaTypes = _NO_BINARY  # the API's binaryMediaTypes
 
 
 @dataclass(slots=True)

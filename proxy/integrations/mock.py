@@ -1,9 +1,17 @@
-"""MOCK: no backend; the request template's statusCode selects the integration response."""
+"""MOCK: no backend. The integration request (a rendered request template, or the body passed
+through) must be a JSON object with an integer ``statusCode``; that status, as text, selects
+the integration response, whose template makes the body from an empty payload (spec 8.1).
+
+AWS reads the request payload leniently: CDK's CORS preflight template ``{statusCode: 200}``
+(an unquoted name, not JSON) is accepted (recorded: LocalStack's AWS-validated
+``test_integration_mock_with_path_param``), so a payload JSON refuses is searched for a
+top-level ``statusCode`` name, quoted or not, with an integer value. No such status is AWS's
+500 ("Unable to parse statusCode").
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 
 import orjson
 
@@ -11,76 +19,43 @@ from proxy.config.model import Integration
 from proxy.context import RequestContext
 from proxy.errors import ApiConfigurationError
 from proxy.integrations.base import Invoker, MethodScope, Outcome
-from proxy.integrations.params import Getter, compile_source
+from proxy.integrations.request_mapping import RequestMapping
+from proxy.integrations.responses import IntegrationResponses
+
+__all__ = ["MockInvoker", "status_code"]
+
+# statusCode as an object member, quoted with " or ' or not at all, then an integer
+_LENIENT = re.compile(r"""[{,]\s*(["']?)statusCode\1\s*:\s*(-?\d{1,9})\s*[,}]""")
+
+
+def status_code(payload: bytes) -> int | None:
+    """The ``statusCode`` of a MOCK integration request, or None."""
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        m = _LENIENT.search(payload.decode("utf-8", "replace"))
+        return int(m.group(2)) if m else None
+    if isinstance(doc, dict):
+        code = doc.get("statusCode")
+        if isinstance(code, int) and not isinstance(code, bool):
+            return code
+    return None
 
 
 class MockInvoker(Invoker):
-    __slots__ = ("_responses", "_status", "timeout_s", "type_name")
+    __slots__ = ("_request", "_responses", "timeout_s", "type_name")
 
     def __init__(self, integration: Integration, scope: MethodScope) -> None:
-        stage_variables = scope.stage_variables
         self.type_name = "MOCK"
         self.timeout_s = integration.timeout_ms / 1000
-        # Full VTL is not supported yet: a template must be plain JSON with an integer
-        # statusCode. Anything else answers 500 at request time, as AWS does for a template
-        # that yields no statusCode.
-        self._status: int | None = _status_code(integration.request_templates)
-        self._responses: list[tuple[re.Pattern[str] | None, Outcome, list[tuple[str, Getter]]]] = []
-        for r in integration.responses:
-            pattern = re.compile(r.selection_pattern) if r.selection_pattern else None
-            content_type, body = "application/json", b""
-            if r.response_templates:
-                content_type = next(iter(r.response_templates))
-                template = r.response_templates.get("application/json")
-                if template is None:
-                    template = r.response_templates[content_type]
-                else:
-                    content_type = "application/json"
-                body = template.encode()
-            static: list[tuple[str, str]] = [("Content-Type", content_type)]
-            dynamic: list[tuple[str, Getter]] = []
-            for target, source in r.response_parameters.items():
-                name = target.removeprefix("method.response.header.")
-                getter = compile_source(source, stage_variables)
-                if getter is not None:
-                    dynamic.append((name, getter))
-            self._responses.append((pattern, Outcome(r.status_code, static, body), dynamic))
+        self._request = RequestMapping(integration, scope)
+        self._responses = IntegrationResponses(integration.responses, scope, "MOCK")
 
     async def invoke(self, ctx: RequestContext) -> Outcome:
-        status = self._status
+        if self._request.broken:
+            raise ApiConfigurationError()
+        mapped = await self._request.map(ctx)
+        status = status_code(mapped.body)
         if status is None:
             raise ApiConfigurationError()
-        key = str(status)
-        chosen = None
-        default = None
-        for pattern, outcome, dynamic in self._responses:
-            if pattern is None:
-                default = (outcome, dynamic)
-            elif pattern.fullmatch(key):
-                chosen = (outcome, dynamic)
-                break
-        chosen = chosen or default
-        if chosen is None:
-            raise ApiConfigurationError()
-        outcome, dynamic = chosen
-        headers = list(outcome.headers)
-        for name, getter in dynamic:
-            value = getter(ctx)
-            if value is not None:
-                headers.append((name, value))
-        return Outcome(outcome.status, headers, outcome.body, content_type_default=False)
-
-
-def _status_code(templates: Mapping[str, str]) -> int | None:
-    if not templates:
-        return None
-    template = templates.get("application/json") or next(iter(templates.values()))
-    try:
-        doc = orjson.loads(template)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(doc, dict):
-        code = doc.get("statusCode")
-        if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
-            return code
-    return None
+        return self._responses.respond(ctx, str(status), mapped, (), b"")

@@ -1,0 +1,156 @@
+"""HTTP (non-proxy): a request built by mapping templates and parameter mappings, sent to an
+HTTP backend, and its answer turned into the method response by the integration responses
+(spec 8.1, 8.2, 8.5; ``proxy.integrations.request_mapping`` and ``.responses``).
+
+What the backend gets (recorded from AWS, LocalStack's ``test_apigateway_header_remapping_http``
+and ``test_http_integration_with_lambda[HTTP]``): the integration's method (the client's for
+``ANY``), the URI with its ``{name}`` placeholders filled from ``integration.request.path.*``
+mappings and ``$context.requestOverride.path``, only the mapped query string parameters, and
+only the mapped headers, plus ``Accept: application/json`` and ``User-Agent:
+AmazonAPIGateway_{apiId}`` unless mapped, the client's ``Content-Type`` for a request with a
+body, ``X-Amzn-Trace-Id``, ``X-Amzn-Apigateway-Api-Id`` and ``X-Forwarded-For/Port/Proto``.
+None of the client's other headers pass. A GET, HEAD or OPTIONS integration request carries
+no body.
+
+The backend's answer is read whole (the integration response needs it to select and render);
+one larger than AWS's 10 MB payload limit is an integration failure (502).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from proxy.config.model import Integration
+from proxy.context import RequestContext
+from proxy.errors import (
+    ApiConfigurationError,
+    BadRequest,
+    IntegrationFailure,
+    IntegrationTimeout,
+    UpstreamConnectError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+)
+from proxy.integrations.base import Invoker, MethodScope, Outcome
+from proxy.integrations.endpoint import Endpoint
+from proxy.integrations.request_mapping import MappedRequest, RequestMapping
+from proxy.integrations.responses import IntegrationResponses
+from proxy.paths import escapes
+from proxy.upstream.base import Upstream, UpstreamResponse
+
+if TYPE_CHECKING:
+    from aiohttp.web import BaseRequest
+
+__all__ = ["MAX_RESPONSE_BYTES", "HttpInvoker"]
+
+MAX_RESPONSE_BYTES = 10 * 1024 * 1024  # AWS's payload limit
+_NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# characters a filled-in path value may carry as they are; others are percent-encoded
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+
+
+class HttpInvoker(Invoker):
+    __slots__ = ("_api_id", "_endpoint", "_method", "_request", "_responses", "_upstream",
+                 "_user_agent", "timeout_s", "type_name", "uri")
+
+    def __init__(self, integration: Integration, scope: MethodScope) -> None:
+        self.type_name = "HTTP"
+        self.timeout_s = integration.timeout_ms / 1000
+        self._upstream: Upstream = scope.services.upstream
+        self._api_id = scope.api_id
+        self._user_agent = f"AmazonAPIGateway_{scope.api_id}"
+        self._method = (integration.http_method or "ANY").upper()
+        self._endpoint = Endpoint(integration.uri or "", scope.stage_variables,
+                                  integration.tls_insecure_skip_verification)
+        self.uri = self._endpoint.uri
+        self._request = RequestMapping(integration, scope)
+        self._responses = IntegrationResponses(integration.responses, scope, "HTTP")
+
+    def describe(self) -> str:
+        return f"HTTP {self._method} {self.uri}"
+
+    def _target(self, ctx: RequestContext, mapped: MappedRequest) -> str:
+        endpoint = self._endpoint
+        pieces = []
+        for part in endpoint.path_parts:
+            if isinstance(part, str):
+                pieces.append(part)
+            else:
+                name = part[0]
+                value = mapped.path.get(name)
+                if value is None:
+                    value = ctx.path_params.get(name, "")
+                pieces.append(quote(value, safe=_PATH_SAFE))
+        target = "".join(pieces)
+        if endpoint.prefix is not None and escapes(target, endpoint.prefix):
+            raise BadRequest()
+        query = endpoint.static_query
+        if mapped.query:
+            extra = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in mapped.query)
+            query = f"{query}&{extra}" if query else extra
+        return f"{target}?{query}" if query else target
+
+    async def invoke(self, ctx: RequestContext) -> Outcome:
+        if self._endpoint.broken or self._request.broken:
+            raise ApiConfigurationError()
+        request = ctx.request
+        assert request is not None
+        mapped = await self._request.map(ctx)
+        method = request.method if self._method == "ANY" else self._method
+        headers = list(mapped.headers)
+        names = {name.lower() for name, _ in headers}
+        if "accept" not in names:
+            headers.append(("Accept", "application/json"))
+        if "user-agent" not in names:
+            headers.append(("User-Agent", self._user_agent))
+        if "content-type" not in names and request.method not in _NO_BODY_METHODS:
+            content_type = request.headers.get("Content-Type")
+            if content_type is not None:
+                headers.append(("Content-Type", content_type))
+        forwarded_for = request.headers.get("X-Forwarded-For")
+        source_ip = ctx.source_ip or ""
+        headers.append(("X-Amzn-Trace-Id", ctx.trace_id))
+        headers.append(("X-Amzn-Apigateway-Api-Id", self._api_id))
+        headers.append(("X-Forwarded-For",
+                        f"{forwarded_for}, {source_ip}" if forwarded_for else source_ip))
+        headers.append(("X-Forwarded-Port", str(_port(request))))
+        headers.append(("X-Forwarded-Proto", request.scheme))
+        body = None if method in _NO_BODY_METHODS else mapped.body
+        try:
+            resp = await self._upstream.request(self._endpoint.origin, method,
+                                                self._target(ctx, mapped), headers, body,
+                                                self.timeout_s)
+            data = resp.body
+            if data is None:
+                data = await _whole(resp)
+            else:
+                resp.release()
+        except UpstreamTimeout as exc:
+            raise IntegrationTimeout() from exc
+        except (UpstreamConnectError, UpstreamProtocolError) as exc:
+            ctx.integration_error = str(exc) or type(exc).__name__
+            raise IntegrationFailure() from exc
+        ctx.integration_status = resp.status
+        return self._responses.respond(ctx, str(resp.status), mapped, resp.headers, data)
+
+
+async def _whole(resp: UpstreamResponse) -> bytes:
+    chunks = []
+    size = 0
+    try:
+        async for chunk in resp.stream():
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise UpstreamProtocolError("the backend's answer exceeds 10 MB")
+            chunks.append(chunk)
+    finally:
+        resp.release()
+    return b"".join(chunks)
+
+
+def _port(request: BaseRequest) -> int:
+    sockname = request.protocol.sockname
+    if sockname:
+        return int(sockname[1])
+    return 443 if request.scheme == "https" else 80

@@ -1,0 +1,301 @@
+"""The integration request of a non-proxy integration (HTTP, AWS, MOCK), compiled once per
+method: which request template a request gets, the payload it sends, and the parameters it maps.
+
+Per request, in AWS's order:
+
+1. the template, chosen by the request's media type (a missing ``Content-Type`` is
+   ``application/json``), else the ``$default`` template; with none, ``passthroughBehavior``
+   passes the body through or answers 415 UNSUPPORTED_MEDIA_TYPE (spec 8.2);
+2. the body with its ``Content-Encoding`` undone, converted by ``contentHandling`` and
+   ``binaryMediaTypes`` (spec 10.2: a binary body becomes base64 text for CONVERT_TO_TEXT, a
+   text body base64-decoded for CONVERT_TO_BINARY, a decode failure 500);
+3. the template rendered: ``$input`` over that body and the method request's parameters,
+   ``$context`` (``proxy.context.ContextView``), ``$stageVariables``; a body a template cannot
+   read as JSON is AWS's 400 ``Could not parse request body into json: ...``, any other
+   failure 500;
+4. ``requestParameters`` (``integration.request.{path|querystring|header}.NAME``, spec 8.5),
+   then ``$context.requestOverride.*`` over them (an override is final);
+5. a mapped or overridden header AWS reserves (Content-Length, Transfer-Encoding, ...) answers
+   500; the ones it silently drops (Connection, Expect, Proxy-Authenticate, TE, Via) go.
+
+The request's query string and headers reach templates as last-value-wins mappings (as AWS's
+``$input.params``), built only when a template reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import unquote
+
+from proxy.bounded_log import BoundedLog
+from proxy.config.model import Integration
+from proxy.context import ContextView, RequestContext
+from proxy.encoding import BinaryMediaTypes, convert, media_type, request_conversion
+from proxy.errors import ApiConfigurationError, UnparsableBody, UnsupportedMediaType
+from proxy.headers import MAPPED_DROP, MAPPED_DROP_AWS, RESERVED_MAPPED, RESERVED_MAPPED_AWS
+from proxy.integrations.base import MethodScope
+from proxy.integrations.mapped_body import BodyDoc, BodySource, compile_body_source
+from proxy.integrations.params import compile_source
+from proxy.vtl import (
+    BAD_REQUEST_BODY,
+    Inputs,
+    Overrides,
+    Template,
+    TemplateRuntimeError,
+    compile_template,
+    request_overrides,
+)
+
+__all__ = ["DEFAULT_TEMPLATE_KEY", "MappedRequest", "MethodParams", "RequestMapping",
+           "compiled", "render_error"]
+
+log = logging.getLogger("sluice.integration")
+_bounded = BoundedLog(log)
+
+DEFAULT_TEMPLATE_KEY = "$default"
+_MISSING_CONTENT_TYPE = "application/json"
+
+
+def compiled(source: str) -> Template:
+    """A mapping template the loader has checked (``compile_template`` remembers it)."""
+    return compile_template(source)
+
+
+def render_error(err: TemplateRuntimeError, request_side: bool, request_id: str) -> Exception:
+    """The gateway error of a failed render: a request body a request template cannot read as
+    JSON is the client's 400; anything else is the API's 500 (AWS logs "Execution failed due to
+    configuration error: Unable to transform request|response")."""
+    if request_side and err.response_type == BAD_REQUEST_BODY:
+        return UnparsableBody(err.message)
+    _bounded.warning("mapping template failed for request %s: %s", request_id, err.message)
+    return ApiConfigurationError()
+
+
+class _Lazy(Mapping[str, str]):
+    """A mapping built on first use."""
+
+    __slots__ = ("_build", "_d")
+
+    def __init__(self, build: Callable[[], dict[str, str]]) -> None:
+        self._build = build
+        self._d: dict[str, str] | None = None
+
+    def _dict(self) -> dict[str, str]:
+        d = self._d
+        if d is None:
+            d = self._d = self._build()
+        return d
+
+    def __getitem__(self, key: str) -> str:
+        return self._dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._dict().get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+
+def _query(raw: str) -> dict[str, str]:
+    # percent-decoded, "+" kept, the last value winning: AWS's $input.params().querystring
+    out: dict[str, str] = {}
+    for part in raw.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            out[unquote(name)] = unquote(value)
+    return out
+
+
+class MethodParams:
+    """The method request's parameters as templates read them (request and response
+    templates alike), each mapping made when first read."""
+
+    __slots__ = ("headers", "path", "querystring")
+
+    def __init__(self, ctx: RequestContext) -> None:
+        request = ctx.request
+        assert request is not None
+        self.path = ctx.path_params
+        self.querystring = _Lazy(lambda: _query(ctx.query_string))
+        self.headers = _Lazy(lambda: dict(request.headers.items()))
+
+
+class MappedRequest:
+    """What the integration sends: the payload, the mapped and overridden parameters, and the
+    overrides and parameters the response side reads again."""
+
+    __slots__ = ("body", "headers", "overrides", "params", "path", "query")
+
+    def __init__(self, body: bytes, path: dict[str, str], query: list[tuple[str, str]],
+                 headers: list[tuple[str, str]], overrides: Overrides,
+                 params: MethodParams) -> None:
+        self.body = body
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.overrides = overrides
+        self.params = params
+
+
+# A request parameter source: the request state and the (lazily parsed) body.
+_Source = Callable[[RequestContext, BodyDoc], str | None]
+
+
+_BODY = "method.request.body"
+
+
+def _compile_request_source(expr: str, stage_variables: Mapping[str, str]) -> _Source | None:
+    if expr == _BODY or expr.startswith(_BODY + "."):
+        body_source: BodySource | None = compile_body_source(expr[len(_BODY) + 1:])
+        if body_source is None:
+            return None
+        get_body = body_source
+        return lambda _c, doc: get_body(doc)
+    getter = compile_source(expr, stage_variables)
+    if getter is None:
+        return None
+    return lambda c, _doc: getter(c)
+
+
+class RequestMapping:
+    """The request side of one non-proxy method, compiled at deployment load."""
+
+    __slots__ = ("_binary", "_content_handling", "_default", "_drop", "_header_params",
+                 "_passthrough", "_path_params", "_query_params", "_reads_body", "_reserved",
+                 "_stage_variables", "_templates", "broken", "has_templates")
+
+    def __init__(self, integration: Integration, scope: MethodScope) -> None:
+        aws = integration.type == "AWS"
+        self._reserved = RESERVED_MAPPED_AWS if aws else RESERVED_MAPPED
+        self._drop = MAPPED_DROP_AWS if aws else MAPPED_DROP
+        self._stage_variables = scope.stage_variables
+        self._binary: BinaryMediaTypes = scope.binary_media_types
+        self._content_handling = integration.content_handling
+        self._passthrough = integration.passthrough_behavior
+        self._templates: dict[str, Template] = {}
+        self._default: Template | None = None
+        for key, text in integration.request_templates.items():
+            template = compiled(text)  # checked by the loader: no TemplateError here
+            if key == DEFAULT_TEMPLATE_KEY:
+                self._default = template
+            else:
+                self._templates.setdefault(media_type(key) or key, template)
+        self.has_templates = bool(integration.request_templates)
+        self._path_params: list[tuple[str, _Source]] = []
+        self._query_params: list[tuple[str, _Source]] = []
+        self._header_params: list[tuple[str, _Source]] = []
+        self.broken = False
+        self._reads_body = False
+        for target, expr in integration.request_parameters.items():
+            location, _, name = target.removeprefix("integration.request.").partition(".")
+            source = _compile_request_source(expr, scope.stage_variables)
+            if source is None:
+                continue
+            self._reads_body = self._reads_body or expr.startswith("method.request.body")
+            if location == "path":
+                self._path_params.append((name, source))
+            elif location in ("querystring", "multivaluequerystring"):
+                self._query_params.append((name, source))
+            elif location in ("header", "multivalueheader"):
+                if name.lower() in self._reserved:
+                    # AWS accepts the method and answers every call 500 (recorded)
+                    self.broken = True
+                self._header_params.append((name, source))
+
+    def template_for(self, content_type: str | None) -> Template | None:
+        """The request template for a request of this ``Content-Type``; None to pass the body
+        through; ``UnsupportedMediaType`` where ``passthroughBehavior`` refuses (spec 8.2)."""
+        mtype = media_type(content_type) if content_type else _MISSING_CONTENT_TYPE
+        template = self._templates.get(mtype or _MISSING_CONTENT_TYPE, self._default)
+        if template is not None:
+            return template
+        behavior = self._passthrough
+        if behavior == "WHEN_NO_MATCH" or (behavior == "WHEN_NO_TEMPLATES"
+                                           and not self.has_templates):
+            return None
+        raise UnsupportedMediaType()
+
+    async def map(self, ctx: RequestContext) -> MappedRequest:
+        """The integration request of one method request (spec 8.2, 8.5, 10.2)."""
+        request = ctx.request
+        assert request is not None
+        headers = request.headers
+        content_type = headers.get("Content-Type")
+        template = self.template_for(content_type)
+        data = b""
+        request_body = ctx.body
+        if request_body is not None and (template is None or template.uses_input
+                                         or self._reads_body):
+            data = await request_body.decoded(headers.get("Content-Encoding"))
+        conversion = request_conversion(self._binary.matches_content_type(content_type),
+                                        self._content_handling)
+        if data:
+            data = convert(data, conversion)
+        params = MethodParams(ctx)
+        overrides = Overrides()
+        if template is not None:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:  # a binary payload cannot enter a template
+                raise ApiConfigurationError() from None
+            try:
+                rendered = template.render(Inputs(
+                    text, params.path, params.querystring, params.headers, ContextView(ctx),
+                    self._stage_variables, overrides))
+            except TemplateRuntimeError as err:
+                raise render_error(err, True, ctx.request_id) from None
+            body = rendered.text.encode("utf-8")
+        else:
+            body = data
+        doc = BodyDoc(data)
+        path = {}
+        for name, source in self._path_params:
+            value = source(ctx, doc)
+            if value is not None:
+                path[name] = value
+        query: list[tuple[str, str]] = []
+        for name, source in self._query_params:
+            value = source(ctx, doc)
+            if value is not None:
+                query.append((name, value))
+        mapped: list[tuple[str, str]] = []
+        for name, source in self._header_params:
+            value = source(ctx, doc)
+            if value is not None:
+                mapped.append((name, value))
+        req = overrides.request
+        if req is not None:
+            wanted = request_overrides(req)
+            if wanted["path"]:
+                path.update({k: v if isinstance(v, str) else ",".join(v)
+                             for k, v in wanted["path"].items()})
+            if wanted["querystring"]:
+                query = _overridden(query, wanted["querystring"], fold=False)
+            if wanted["header"]:
+                mapped = _overridden(mapped, wanted["header"], fold=True)
+        out_headers: list[tuple[str, str]] = []
+        for name, value in mapped:
+            lname = name.lower()
+            if lname in self._reserved:
+                raise ApiConfigurationError()
+            if lname not in self._drop:
+                out_headers.append((name, value))
+        return MappedRequest(body, path, query, out_headers, overrides, params)
+
+
+def _overridden(pairs: list[tuple[str, str]], overrides: Mapping[str, Any],
+                *, fold: bool) -> list[tuple[str, str]]:
+    """``pairs`` with every name in ``overrides`` replaced by its value(s)."""
+    names = {k.lower() if fold else k for k in overrides}
+    out = [(k, v) for k, v in pairs if (k.lower() if fold else k) not in names]
+    for name, value in overrides.items():
+        if isinstance(value, list):
+            out.extend((name, v) for v in value)
+        else:
+            out.append((name, value))
+    return out

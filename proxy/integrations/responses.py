@@ -1,0 +1,229 @@
+"""Integration responses of a non-proxy integration (HTTP, AWS, MOCK), compiled once per
+method: which one a backend answer selects and the method response it becomes (spec 8.1, 8.5,
+10.2).
+
+- **Selection**: each entry's ``selectionPattern`` is a regular expression over the whole
+  selection value (the backend's status code for HTTP and MOCK, a Lambda function's
+  ``errorMessage`` for AWS); the first that matches, in the order the definition lists them,
+  wins, else the ``default`` entry; neither is AWS's 500 ("No match for output mapping and no
+  default output mapping configured").
+- **Status**: the selected entry's ``statusCode`` (a backend 400 under a lone ``default -> 200``
+  answers 200: LS-snap ``test_http_integration_invoke_status_code_passthrough[HTTP]``), then
+  ``$context.responseOverride.status`` when it is a status (100-599).
+- **Headers**: only what ``responseParameters`` map (``integration.response.header.X``,
+  ``.multivalueheader.X``, ``.body``, ``.body.JSONPath``, ``'literal'``, ``context.X``,
+  ``stageVariables.X``), then ``$context.responseOverride.header.*`` over them; the backend's
+  own headers do not pass (recorded: a non-proxy method response carries only its mapped
+  headers). Names AWS reserves come back as ``x-amzn-Remapped-*`` (``proxy.headers``).
+- **Body**: the backend payload converted by the entry's ``contentHandling`` and the API's
+  ``binaryMediaTypes`` (against the request's first ``Accept`` type), then rendered by the
+  template chosen by the request's ``Accept`` media types, else ``application/json``, else
+  the first; its key is the response's ``Content-Type`` unless a mapping sets one (without a
+  template: ``application/json``, as AWS answers).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+
+from proxy.config.model import IntegrationResponse
+from proxy.context import ContextView, RequestContext, value
+from proxy.encoding import convert, media_type, response_conversion
+from proxy.errors import ApiConfigurationError
+from proxy.headers import METHOD_RESPONSE_DROP, MOCK_REMAP, NON_PROXY_REMAP
+from proxy.integrations.base import MethodScope, Outcome
+from proxy.integrations.mapped_body import BodyDoc, compile_body_source
+from proxy.integrations.request_mapping import MappedRequest, compiled, render_error
+from proxy.vtl import Inputs, Template, TemplateRuntimeError, response_overrides
+
+__all__ = ["IntegrationResponses", "Selected"]
+
+_JSON = "application/json"
+
+
+class _Backend:
+    """The integration's answer as response parameters read it."""
+
+    __slots__ = ("_by_name", "doc", "headers")
+
+    def __init__(self, headers: Sequence[tuple[str, str]], doc: BodyDoc) -> None:
+        self.headers = headers
+        self.doc = doc
+        self._by_name: dict[str, list[str]] | None = None
+
+    def header(self, lname: str) -> list[str] | None:
+        by_name = self._by_name
+        if by_name is None:
+            by_name = self._by_name = {}
+            for name, v in self.headers:
+                by_name.setdefault(name.lower(), []).append(v)
+        return by_name.get(lname)
+
+
+_Source = Callable[[RequestContext, _Backend], str | None]
+
+
+def _compile_response_source(expr: str, stage_variables: Mapping[str, str]) -> _Source | None:
+    if len(expr) >= 2 and expr[0] == expr[-1] == "'":
+        literal = expr[1:-1]
+        return lambda _c, _b: literal
+    if expr.startswith("stageVariables."):
+        stage_value = stage_variables.get(expr[len("stageVariables."):])
+        return lambda _c, _b: stage_value
+    if expr.startswith("context."):
+        name = expr[len("context."):]
+        return lambda c, _b: value(c, name)
+    for prefix, multi in (("integration.response.header.", False),
+                          ("integration.response.multivalueheader.", True)):
+        if expr.startswith(prefix):
+            lname = expr[len(prefix):].lower()
+            if multi:
+                return lambda _c, b: ",".join(v) if (v := b.header(lname)) else None
+            return lambda _c, b: v[0] if (v := b.header(lname)) else None
+    body = "integration.response.body"
+    if expr == body or expr.startswith(body + "."):
+        get = compile_body_source(expr[len(body) + 1:])
+        if get is None:
+            return None
+        return lambda _c, b: get(b.doc)
+    return None
+
+
+class Selected:
+    """One integration response, compiled."""
+
+    __slots__ = ("content_handling", "params", "pattern", "status", "templates")
+
+    def __init__(self, response: IntegrationResponse, stage_variables: Mapping[str, str]) -> None:
+        pattern = response.selection_pattern
+        self.pattern = re.compile(pattern) if pattern else None
+        self.status = response.status_code
+        self.content_handling = response.content_handling
+        self.params: list[tuple[str, _Source]] = []
+        for target, expr in response.response_parameters.items():
+            source = _compile_response_source(expr, stage_variables)
+            if source is not None:
+                self.params.append((target.removeprefix("method.response.header."), source))
+        # media type -> (the key as written: the Content-Type it answers with, the template)
+        self.templates: dict[str, tuple[str, Template]] = {}
+        for key, source_text in response.response_templates.items():
+            self.templates.setdefault(media_type(key) or key, (key, compiled(source_text)))
+
+    def template_for(self, accept: str | None) -> tuple[str, Template] | None:
+        templates = self.templates
+        if not templates:
+            return None
+        if accept:
+            for item in accept.split(","):
+                found = templates.get(media_type(item) or "")
+                if found is not None:
+                    return found
+        found = templates.get(_JSON)
+        return found if found is not None else next(iter(templates.values()))
+
+
+class IntegrationResponses:
+    """The integration responses of one method."""
+
+    __slots__ = ("_binary", "_default", "_entries", "_remap", "_stage_variables")
+
+    def __init__(self, responses: Sequence[IntegrationResponse], scope: MethodScope,
+                 integration_type: str) -> None:
+        self._stage_variables = scope.stage_variables
+        self._binary = scope.binary_media_types
+        self._remap = MOCK_REMAP if integration_type == "MOCK" else NON_PROXY_REMAP
+        self._entries: list[Selected] = []
+        self._default: Selected | None = None
+        for response in responses:
+            entry = Selected(response, scope.stage_variables)
+            if entry.pattern is None:
+                if self._default is None:
+                    self._default = entry
+            else:
+                self._entries.append(entry)
+
+    def select(self, selection: str) -> Selected:
+        for entry in self._entries:
+            assert entry.pattern is not None
+            if entry.pattern.fullmatch(selection):
+                return entry
+        if self._default is None:
+            raise ApiConfigurationError()
+        return self._default
+
+    def respond(self, ctx: RequestContext, selection: str, mapped: MappedRequest,
+                headers: Sequence[tuple[str, str]], body: bytes) -> Outcome:
+        """The method response for the integration's answer (``headers``, ``body``) selected
+        by ``selection``."""
+        entry = self.select(selection)
+        request = ctx.request
+        assert request is not None
+        accept = request.headers.get("Accept")
+        binary = self._binary
+        if body:
+            if binary.configured:
+                content_type = next((v for k, v in headers if k.lower() == "content-type"),
+                                    None)
+                conversion = response_conversion(binary.matches_content_type(content_type),
+                                                 binary.matches_accept(accept),
+                                                 entry.content_handling)
+            else:  # the DG's "Undefined" rows: text stays text (not UTF-8: U+FFFD, as AWS)
+                conversion = response_conversion(False, False, entry.content_handling)
+            body = convert(body, conversion)
+        backend = _Backend(headers, BodyDoc(body))
+        out: list[tuple[str, str]] = []
+        for name, source in entry.params:
+            got = source(ctx, backend)
+            if got is not None:
+                out.append((name, got))
+        chosen = entry.template_for(accept)
+        content_type = _JSON
+        if chosen is not None:
+            content_type, template = chosen
+            body = self._render(ctx, template, body, mapped)
+        overrides = response_overrides(mapped.overrides.response)
+        status = entry.status
+        wanted = overrides["status"]
+        if wanted is not None and 100 <= wanted <= 599:
+            status = wanted
+        if overrides["header"]:
+            names = {k.lower() for k in overrides["header"]}
+            out = [(k, v) for k, v in out if k.lower() not in names]
+            for name, v in overrides["header"].items():
+                if isinstance(v, list):
+                    out.extend((name, item) for item in v)
+                else:
+                    out.append((name, v))
+        final: list[tuple[str, str]] = []
+        has_type = False
+        remap = self._remap
+        for name, v in out:
+            lname = name.lower()
+            if lname in METHOD_RESPONSE_DROP:
+                continue
+            renamed = remap.get(lname)
+            if renamed is not None:
+                final.append((renamed, v))
+                continue
+            has_type = has_type or lname == "content-type"
+            final.append((name, v))
+        if not has_type:
+            final.append(("Content-Type", content_type))
+        return Outcome(status, final, body, None, False, False)
+
+    def _render(self, ctx: RequestContext, template: Template, body: bytes,
+                mapped: MappedRequest) -> bytes:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:  # a binary payload cannot enter a template
+            raise ApiConfigurationError() from None
+        params = mapped.params
+        try:
+            rendered = template.render(Inputs(
+                text, params.path, params.querystring, params.headers, ContextView(ctx),
+                self._stage_variables, mapped.overrides))
+        except TemplateRuntimeError as err:
+            raise render_error(err, False, ctx.request_id) from None
+        return rendered.text.encode("utf-8")
+
