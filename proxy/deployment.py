@@ -24,12 +24,14 @@ from proxy.config.model import (
     ThrottleSettings,
 )
 from proxy.context import RequestContext
+from proxy.encoding import BinaryMediaTypes
 from proxy.gateway_responses import StageGatewayResponses
 from proxy.integrations import MethodScope, make_invoker
 from proxy.phases import responder, route_phases
 from proxy.phases.limits import scale_limit
 from proxy.route import MethodCache, MethodRoute
 from proxy.routing import Router
+from proxy.validation import CompiledModels, RequestValidator, compile_request_validator
 from ratelimit import Bucket, account_bucket, stage_bucket
 
 __all__ = ["Deployment", "MethodRoute", "Stage", "compile_deployment",
@@ -87,6 +89,22 @@ def resolve_method_settings(stage: StageConfig, resource_path: str, method: str)
     return MethodSettings(**values)
 
 
+@dataclass(frozen=True, slots=True)
+class _ApiParts:
+    """What an API's methods share, compiled once per API: its binaryMediaTypes and its
+    request models (each compiled on first use by a validator)."""
+
+    binary_media_types: BinaryMediaTypes
+    models: CompiledModels | None
+
+
+def _api_parts(api: ApiConfig) -> _ApiParts:
+    models = next((m.validation.models for r in api.definition.resources
+                   for m in r.methods.values() if m.validation is not None), None)
+    return _ApiParts(BinaryMediaTypes(api.definition.binary_media_types),
+                     CompiledModels(models) if models is not None else None)
+
+
 def compile_deployment(config: Config, services: Services) -> Deployment:
     divisor = services.limit_divisor
     throttle = config.account.throttle
@@ -94,20 +112,22 @@ def compile_deployment(config: Config, services: Services) -> Deployment:
                              scale_limit(throttle.burst_limit, divisor))
     stages: dict[tuple[str, str], Stage] = {}
     for api in config.apis:
+        parts = _api_parts(api)
         for stage_name, stage_config in api.stages.items():
-            stages[(api.id, stage_name)] = _compile_stage(api, stage_config, services, account)
+            stages[(api.id, stage_name)] = _compile_stage(api, stage_config, services, account,
+                                                          parts)
     single = config.apis[0].id if len(config.apis) == 1 else None
     return Deployment(config, stages, single, divisor)
 
 
 def _compile_stage(api: ApiConfig, stage: StageConfig, services: Services,
-                   account: Bucket) -> Stage:
+                   account: Bucket, parts: _ApiParts) -> Stage:
     routes = []
     for resource in api.definition.resources:
         for method_name, method in resource.methods.items():
             routes.append((resource.path, method_name,
                            _compile_method(api, stage, resource.path, method, services,
-                                           account)))
+                                           account, parts)))
     access = stage.access_log
     return Stage(
         api_id=api.id,
@@ -120,8 +140,22 @@ def _compile_stage(api: ApiConfig, stage: StageConfig, services: Services,
     )
 
 
+def caching_enabled(stage: StageConfig, resource_path: str, method: str,
+                    resolved: MethodSettings) -> bool | None:
+    """``cachingEnabled`` as AWS applies it: a GET (and an ANY, which caches only its GET
+    requests) takes the most specific setting, ``"*/*"`` included; any other method only
+    its own ``"path/METHOD"`` one, since caching on a stage covers GET alone (DG)."""
+    if method in ("GET", "ANY"):
+        return resolved.caching_enabled
+    keys = [settings_key(resource_path, method)]
+    if resource_path == "/":
+        keys.append(f"~1/{method}")
+    own = next((stage.method_settings[k] for k in keys if k in stage.method_settings), None)
+    return own.caching_enabled if own is not None else None
+
+
 def _compile_method(api: ApiConfig, stage: StageConfig, resource_path: str, method: Method,
-                    services: Services, account: Bucket) -> MethodRoute:
+                    services: Services, account: Bucket, parts: _ApiParts) -> MethodRoute:
     settings = resolve_method_settings(stage, resource_path, method.http_method)
     divisor = services.limit_divisor
     throttled = None
@@ -138,11 +172,14 @@ def _compile_method(api: ApiConfig, stage: StageConfig, resource_path: str, meth
                                  scale_limit(limits.burst_limit, divisor))
     integration = method.integration
     invoker = make_invoker(integration, MethodScope(api.id, stage.name, stage.variables,
-                                                    resource_path, method.http_method, services))
+                                                    resource_path, method.http_method, services,
+                                                    parts.binary_media_types))
+    any_method = method.http_method == "ANY"
     cache_settings = method_cache_settings(
         cache_cluster_enabled=stage.cache_cluster_enabled,
-        http_method=method.http_method,
-        caching_enabled=settings.caching_enabled,
+        # an ANY method caches its GET requests (the responder asks per request)
+        http_method="GET" if any_method else method.http_method,
+        caching_enabled=caching_enabled(stage, resource_path, method.http_method, settings),
         ttl=settings.cache_ttl_in_seconds,
         require_authorization=settings.require_authorization_for_cache_control,
         strategy=settings.unauthorized_cache_control_header_strategy,
@@ -153,7 +190,7 @@ def _compile_method(api: ApiConfig, stage: StageConfig, resource_path: str, meth
             api_id=api.id, stage=stage.name,
             # AWS defaults the namespace to the resource id; the resource path is ours.
             namespace=integration.cache_namespace or resource_path,
-            http_method=method.http_method,
+            http_method="GET" if any_method else method.http_method,
             key_parameters=integration.cache_key_parameters,
         )
         method_cache = MethodCache(cache_settings, key, f"{api.id}:{stage.name}")
@@ -167,8 +204,15 @@ def _compile_method(api: ApiConfig, stage: StageConfig, resource_path: str, meth
         cache=method_cache,
         phases=route_phases(method, services=services, api_id=api.id, stage=stage.name,
                             resource_path=resource_path, account=account,
-                            stage_bucket=throttled),
-        respond=responder(invoker, method_cache, services),
+                            stage_bucket=throttled, validator=_validator(method, parts)),
+        respond=responder(invoker, method_cache, services,
+                          api.definition.minimum_compression_size, any_method=any_method),
         metric_resource=resource_path if metrics_enabled else "-",
         metric_method=method.http_method if metrics_enabled else "-",
     )
+
+
+def _validator(method: Method, parts: _ApiParts) -> RequestValidator | None:
+    if method.validation is None or parts.models is None:
+        return None
+    return compile_request_validator(method.validation, method.request_parameters, parts.models)

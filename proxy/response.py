@@ -103,6 +103,18 @@ class RawResponse(web.StreamResponse):
     def body_length(self) -> int:
         return len(self._raw_body)
 
+    @property
+    def raw_headers(self) -> list[tuple[str, str]]:
+        return self._raw_headers
+
+    @property
+    def raw_body(self) -> bytes:
+        return self._raw_body
+
+    def with_body(self, headers: list[tuple[str, str]], body: bytes) -> RawResponse:
+        """The same response with other headers and body (a compressed one)."""
+        return RawResponse(self._status, headers, body, self._own_lines, self._close)
+
     async def prepare(self, request: web.BaseRequest) -> None:
         transport = request.transport
         if transport is None or transport.is_closing():

@@ -6,10 +6,11 @@ AWS's order (spec 8.7; ARCHITECTURE "The request pipeline"), each a module here:
 2. authorizer: IAM, Lambda TOKEN/REQUEST, Cognito, by type from a registry (issue 17)
 3. ``api_key``: the key of a method with ``apiKeyRequired`` (403)
 4. ``limits``: every throttle level and the quota in one store decision (429)
-5. validation: required parameters and the body model (400) (issue 16)
+5. ``validation``: required parameters and the body model (400)
 
 then the responder: ``cache`` (lookup, ``Cache-Control: max-age=0``, store) around
-``integration`` (the invoker with its timeout, and the response built from its outcome).
+``integration`` (the invoker with its timeout, and the response built from its outcome), inside
+``compression`` where the API sets ``minimumCompressionSize``.
 
 A phase is a function compiled per route with what it needs bound (``proxy._types.Phase``); a
 route lists only the phases it has, so a route without an API key or a validator pays nothing
@@ -18,20 +19,27 @@ for them.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
+from aiohttp import web
+
 from proxy._types import Phase, Responder, Services
 from proxy.config.model import Method
+from proxy.context import RequestContext
 from proxy.integrations.base import Invoker
-from proxy.phases import api_key, cache, integration, limits
+from proxy.phases import api_key, cache, compression, integration, limits, validation
 from proxy.route import MethodCache
+from proxy.validation import RequestValidator
 from ratelimit import Bucket
 
 __all__ = ["responder", "route_phases"]
 
 
 def route_phases(method: Method, *, services: Services, api_id: str, stage: str,
-                 resource_path: str, account: Bucket,
-                 stage_bucket: Bucket | None) -> tuple[Phase, ...]:
-    """The phases of one method, in AWS's order."""
+                 resource_path: str, account: Bucket, stage_bucket: Bucket | None,
+                 validator: RequestValidator | None = None) -> tuple[Phase, ...]:
+    """The phases of one method, in AWS's order; ``validator`` is the method's compiled
+    request validator, if it has one."""
     phases: list[Phase] = []
     if method.api_key_required:
         phases.append(api_key.phase(services.registry, api_id, stage))
@@ -39,11 +47,30 @@ def route_phases(method: Method, *, services: Services, api_id: str, stage: str,
                                    account, stage_bucket))
     else:
         phases.append(limits.keyless(services, account, stage_bucket))
+    if validator is not None:
+        phases.append(validation.phase(validator))
     return tuple(phases)
 
 
-def responder(invoker: Invoker, method_cache: MethodCache | None, services: Services) -> Responder:
-    """The end of the walk: the integration, behind the cache where the method caches."""
+def responder(invoker: Invoker, method_cache: MethodCache | None, services: Services,
+              minimum_compression_size: int | None = None, *,
+              any_method: bool = False) -> Responder:
+    """The end of the walk: the integration, behind the cache where the method caches (for an
+    ANY method, its GET requests only), inside compression where the API compresses."""
+    compressing = minimum_compression_size is not None
+    direct = integration.responder(invoker, whole=compressing)
     if method_cache is None:
-        return integration.responder(invoker)
-    return cache.responder(invoker, method_cache, services)
+        inner = direct
+    else:
+        cached = cache.responder(invoker, method_cache, services)
+        inner = cached if not any_method else _gets_only(cached, direct)
+    if minimum_compression_size is None:
+        return inner
+    return compression.responder(inner, minimum_compression_size)
+
+
+def _gets_only(cached: Responder, direct: Responder) -> Responder:
+    def respond(ctx: RequestContext) -> Awaitable[web.StreamResponse]:
+        return cached(ctx) if ctx.http_method == "GET" else direct(ctx)
+
+    return respond

@@ -27,12 +27,29 @@ async def integrate(invoker: Invoker, ctx: RequestContext) -> Outcome:
             ctx.integration_latency_ms = (time.perf_counter() - began) * 1000
 
 
-def responder(invoker: Invoker) -> Responder:
+def responder(invoker: Invoker, whole: bool = False) -> Responder:
+    """``whole``: a backend body still arriving is read whole before the response goes out
+    (what compression needs), instead of being relayed as it arrives."""
+
     async def respond(ctx: RequestContext) -> web.StreamResponse:
         outcome = await integrate(invoker, ctx)
         if outcome.upstream is None:  # the body is in memory: no coroutine to send it
             return buffered(ctx, outcome.status, outcome.headers, outcome.body or b"",
                             outcome.content_type_default, outcome.clean)
+        if whole:
+            return buffered(ctx, outcome.status, outcome.headers, await drain(outcome),
+                            outcome.content_type_default, outcome.clean)
         return await stream(ctx, outcome)
 
     return respond
+
+
+async def drain(outcome: Outcome) -> bytes:
+    """The rest of a streamed backend body, read whole; the connection is released."""
+    upstream = outcome.upstream
+    assert upstream is not None
+    try:
+        chunks = [chunk async for chunk in upstream.stream()]
+    finally:
+        upstream.release()
+    return b"".join(chunks)
