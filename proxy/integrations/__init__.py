@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from proxy.config.model import Integration
+from proxy.integrations.aws_proxy import AwsProxyInvoker
 from proxy.integrations.base import Invoker, MethodScope, Outcome
 from proxy.integrations.http_proxy import HttpProxyInvoker
 from proxy.integrations.mock import MockInvoker
@@ -16,6 +17,7 @@ __all__ = ["INVOKERS", "Invoker", "MethodScope", "Outcome", "make_invoker"]
 InvokerFactory = Callable[[Integration, MethodScope], Invoker]
 
 INVOKERS: dict[str, InvokerFactory] = {
+    "AWS_PROXY": AwsProxyInvoker,
     "HTTP_PROXY": HttpProxyInvoker,
     "MOCK": MockInvoker,
 }

@@ -27,6 +27,7 @@ class MethodScope:
     resource_path: str
     http_method: str
     services: Services
+    binary_media_types: tuple[str, ...] = ()  # the API's x-amazon-apigateway-binary-media-types
 
 
 @dataclass(slots=True)
