@@ -12,7 +12,7 @@ from typing import cast
 
 from proxy._types import MetricsSink, Phase, Services
 from proxy.context import RequestContext
-from proxy.errors import QuotaExceeded, StoreUnavailable, ThrottleLevel, Throttled
+from proxy.errors import QuotaExceeded, StoreUnavailable, Throttled, ThrottleLevel
 from ratelimit import Bucket, Decision, Limiter, Quota, StorageError, plan_bucket
 
 
