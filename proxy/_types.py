@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from cache import ResponseCache
+    from proxy.functions.registry import Functions
     from proxy.metrics import MethodMetrics
     from proxy.upstream.base import Upstream
     from ratelimit import Limiter, Registry
@@ -53,6 +54,8 @@ class Services:
 
     ``limit_divisor``: each worker's share of every limit when workers keep their own memory
     store (CONTRACT 2). ``metrics`` is None when per-request metrics are off (a bench baseline).
+    ``functions``: the configured Lambda functions (``proxy.functions``), None to compile
+    without them (they are then unknown, as a function missing from the config).
     """
 
     upstream: Upstream
@@ -61,3 +64,4 @@ class Services:
     cache: ResponseCache
     metrics: MetricsSink | None = None
     limit_divisor: int = 1
+    functions: Functions | None = None

@@ -73,12 +73,20 @@ def main(argv: list[str] | None = None) -> int:
     from proxy.deployment import compile_deployment
     from proxy.runtime import offline_services
 
-    deployment = compile_deployment(config, offline_services())
+    services = offline_services(config)
+    deployment = compile_deployment(config, services)
     rows = [("STAGE", "METHOD", "RESOURCE", "INTEGRATION", "TIMEOUT"),
             *deployment.describe_routes()]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[4])
+    assert services.functions is not None
+    functions = [("FUNCTION", "RUNS"), *services.functions.describe()]
+    if len(functions) > 1:
+        print()
+        width = max(len(name) for name, _ in functions)
+        for name, how in functions:
+            print(f"{name.ljust(width)}  {how}")
     return 0
 
 

@@ -9,6 +9,7 @@ here, against the runtime's services (``proxy._types.Services``). A reload compi
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -87,6 +88,20 @@ def resolve_method_settings(stage: StageConfig, resource_path: str, method: str)
                 values[name] = value
                 break
     return MethodSettings(**values)
+
+
+def resource_id(api_id: str, resource_path: str) -> str:
+    """A resource's id as AWS shows it (``f646q2``: 6 lower-case letters and digits), the same
+    for the same API and path in every deployment and process."""
+    digest = int.from_bytes(hashlib.sha1(f"{api_id}{resource_path}".encode()).digest()[:8])
+    chars = []
+    for _ in range(6):
+        digest, i = divmod(digest, 36)
+        chars.append(_ID_CHARS[i])
+    return "".join(chars)
+
+
+_ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +186,9 @@ def _compile_method(api: ApiConfig, stage: StageConfig, resource_path: str, meth
                                  limits.rate_limit / divisor,
                                  scale_limit(limits.burst_limit, divisor))
     integration = method.integration
-    invoker = make_invoker(integration, MethodScope(api.id, stage.name, stage.variables,
-                                                    resource_path, method.http_method, services,
-                                                    parts.binary_media_types))
+    invoker = make_invoker(integration, MethodScope(
+        api.id, stage.name, stage.variables, resource_path, method.http_method, services,
+        api.definition.binary_media_types, parts.binary_media_types))
     any_method = method.http_method == "ANY"
     cache_settings = method_cache_settings(
         cache_cluster_enabled=stage.cache_cluster_enabled,
@@ -199,6 +214,7 @@ def _compile_method(api: ApiConfig, stage: StageConfig, resource_path: str, meth
         api_id=api.id,
         stage=stage.name,
         resource_path=resource_path,
+        resource_id=resource_id(api.id, resource_path),
         http_method=method.http_method,
         invoker=invoker,
         cache=method_cache,

@@ -38,6 +38,7 @@ Upstream and store errors are translated where they enter (``proxy.upstream`` ra
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 class SluiceError(Exception):
@@ -139,11 +140,14 @@ class InvalidApiKey(GatewayError):
     response_type = "INVALID_API_KEY"
 
 
+ThrottleLevel = Literal["account", "concurrency", "stage", "usage_plan"]
+
+
 class Throttled(GatewayError):
     response_type = "THROTTLED"
 
-    def __init__(self, level: str) -> None:
-        self.level = level  # account | concurrency | stage | usage_plan
+    def __init__(self, level: ThrottleLevel) -> None:
+        self.level: ThrottleLevel = level  # the bucket (or the in-flight count) that refused
         super().__init__()
 
 

@@ -99,6 +99,7 @@ class Gateway:
             route = match.value
             ctx.route = route
             ctx.resource_path = route.resource_path
+            ctx.resource_id = route.resource_id
             ctx.path_params = match.path_params
             for phase in route.phases:
                 waiting = phase(ctx)

@@ -36,7 +36,7 @@ from proxy.context import RequestContext
 
 __all__ = [
     "FLUSH_INTERVAL_S", "LATENCY_BUCKETS", "METRIC_NAMES", "THROTTLE_LEVELS", "MethodMetrics",
-    "Metrics",
+    "Metrics", "value_class",
 ]
 
 # Seconds, 0.5 ms to 30 s: a gateway hop is sub-millisecond, AWS's integration timeout is 29 s.
@@ -71,7 +71,7 @@ _value_class_lock = threading.Lock()
 
 
 @contextmanager
-def _value_class(multiprocess_dir: str | None) -> Iterator[None]:
+def value_class(multiprocess_dir: str | None) -> Iterator[None]:
     """Let metrics and children built inside this block store their values the way we choose."""
     with _value_class_lock:
         saved_class = values.ValueClass
@@ -222,7 +222,7 @@ class Metrics:
         # render() reads the files through a MultiProcessCollector.
         self._registry = CollectorRegistry()
         reg = self._registry if multiprocess_dir is None else None
-        with _value_class(multiprocess_dir):
+        with value_class(multiprocess_dir):
             self._families: dict[str, Any] = {}
             for name, (kind, labels) in METRIC_NAMES.items():
                 doc = _HELP[name]
@@ -240,13 +240,29 @@ class Metrics:
         self._registry.register(_LoopTasks())
         self._methods: dict[tuple[str, str, str, str], MethodMetrics] = {}
         self._throttled: dict[tuple[str, str, str], Any] = {}
+        self._flushes: list[Callable[[], None]] = []
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """Where families of other modules register to be rendered with these (single
+        process); in multiprocess mode they write to :attr:`multiprocess_dir` instead."""
+        return self._registry
+
+    @property
+    def multiprocess_dir(self) -> str | None:
+        return self._dir
+
+    def also_flush(self, flush: Callable[[], None]) -> None:
+        """Call ``flush`` whenever these metrics are flushed (another module's batched counts,
+        e.g. the functions' in proxy.functions.metrics)."""
+        self._flushes.append(flush)
 
     def method(self, api: str, stage: str, resource: str, method: str) -> MethodMetrics:
         """The pre-bound children for one method; cached, so a reload reuses them."""
         key = (api, stage, resource, method)
         mm = self._methods.get(key)
         if mm is None:
-            with _value_class(self._dir):
+            with value_class(self._dir):
                 children = {
                     name: self._families[name].labels(*key)
                     for name, (_, labels) in METRIC_NAMES.items()
@@ -255,7 +271,7 @@ class Metrics:
             requests = self._families["sluice_requests_total"]
 
             def new_status(status: int) -> Any:
-                with _value_class(self._dir):
+                with value_class(self._dir):
                     return requests.labels(*key, str(status))
 
             mm = self._methods[key] = MethodMetrics(children, new_status)
@@ -277,6 +293,8 @@ class Metrics:
         a worker). Workers call it every ``FLUSH_INTERVAL_S`` and when they stop."""
         for mm in tuple(self._methods.values()):
             mm.flush()
+        for flush in self._flushes:
+            flush()
 
     def throttled(self, api: str, stage: str, level: str) -> None:
         """Count one 429 refused at ``level`` (one of :data:`THROTTLE_LEVELS`)."""
@@ -285,7 +303,7 @@ class Metrics:
         if child is None:
             if level not in THROTTLE_LEVELS:
                 raise ValueError(f"throttle level {level!r}: allowed are {THROTTLE_LEVELS}")
-            with _value_class(self._dir):
+            with value_class(self._dir):
                 child = self._throttled[key] = self._families["sluice_throttled_total"].labels(
                     *key
                 )

@@ -23,6 +23,7 @@ class MethodRoute:
     api_id: str
     stage: str
     resource_path: str
+    resource_id: str  # $context.resourceId: AWS's 6-character id, derived from the path
     http_method: str  # as declared: GET ... or ANY
     invoker: Invoker
     cache: MethodCache | None

@@ -17,6 +17,9 @@ from proxy._types import Services
 from proxy.accesslog import AccessLog
 from proxy.config.model import Config
 from proxy.deployment import Deployment, compile_deployment
+from proxy.functions import Functions
+from proxy.functions.concurrency import SharedConcurrency
+from proxy.functions.metrics import FunctionMetrics
 from proxy.handler import Gateway
 from proxy.metrics import Metrics
 from proxy.record import Recorder
@@ -33,17 +36,22 @@ def make_upstream() -> Upstream:
     return PoolUpstream()
 
 
-def offline_services() -> Services:
+def offline_services(config: Config) -> Services:
     """Services to compile a deployment against without serving it (``sluice routes``):
-    embedded stores, nothing started, nothing to close."""
-    return Services(PoolUpstream(), Limiter(storage_from_url("memory://")),
+    embedded stores and the config's functions, nothing started, nothing to close."""
+    upstream = PoolUpstream()
+    return Services(upstream, Limiter(storage_from_url("memory://")),
                     Registry(registry_store_from_url("memory://")),
-                    ResponseCache(cache_storage_from_url("memory://")))
+                    ResponseCache(cache_storage_from_url("memory://")),
+                    functions=Functions(config.functions, upstream=upstream))
 
 
 class Runtime:
     def __init__(self, config: Config, *, inflight: InFlight | None = None,
-                 metrics: Metrics | None = None, limit_divisor: int = 1) -> None:
+                 metrics: Metrics | None = None, limit_divisor: int = 1,
+                 concurrency: SharedConcurrency | None = None) -> None:
+        """``concurrency``: the functions' reserved-concurrency slots shared by the workers of
+        one machine (made by the parent before it forks them)."""
         timeout_s = config.storage.timeout_ms / 1000
         self.config = config
         self.upstream = make_upstream()
@@ -57,16 +65,21 @@ class Runtime:
         self.inflight = inflight if inflight is not None else InFlight(
             config.account.max_concurrency)
         self.access_logs: dict[str, AccessLog] = {}
+        function_metrics = FunctionMetrics(self.metrics)
+        self.metrics.also_flush(function_metrics.flush)
+        self.functions = Functions(config.functions, upstream=self.upstream,
+                                   concurrency=concurrency, metrics=function_metrics)
         # SLUICE_DISABLE_METRICS=1: no per-request metrics, only for bench's baseline of what
         # metrics cost (issue 5); /metrics then shows nothing about requests.
         observed = None if os.environ.get("SLUICE_DISABLE_METRICS") == "1" else self.metrics
         self.services = Services(self.upstream, self.limiter, self.registry, self.cache,
-                                 observed, limit_divisor)
+                                 observed, limit_divisor, self.functions)
         self.gateway = Gateway(self.compile(config), inflight=self.inflight,
                                recorder=Recorder(observed, self.write_access_log))
 
     async def start(self) -> None:
         await self.registry.start(self.config.api_keys, self.config.usage_plans)
+        await self.functions.start()
 
     def compile(self, config: Config) -> Deployment:
         return compile_deployment(config, self.services)
@@ -74,6 +87,9 @@ class Runtime:
     async def reload(self, config: Config) -> None:
         if config.storage != self.config.storage:
             log.warning("storage settings changed: they take effect at the next restart")
+        # functions first: the new deployment binds the functions of the new file (unchanged
+        # ones keep their warm instances)
+        await self.functions.reload(config.functions)
         deployment = self.compile(config)
         # keys and plans of the new file first, so no request sees a route without its plan
         await self.registry.seed(config.api_keys, config.usage_plans)
@@ -91,6 +107,7 @@ class Runtime:
         others open (its error is raised once all have run)."""
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(self.upstream.aclose)
+            stack.push_async_callback(self.functions.aclose)  # endpoint functions use upstream
             stack.push_async_callback(self.limiter.aclose)
             stack.push_async_callback(self.registry.aclose)
             stack.push_async_callback(self.cache.aclose)

@@ -35,6 +35,7 @@ from proxy.bounded_log import BoundedLog
 from proxy.config.loader import format_problems, load_config
 from proxy.config.model import Config, HostPort
 from proxy.errors import ConfigError, Problem
+from proxy.functions.concurrency import SharedConcurrency
 from proxy.metrics import FLUSH_INTERVAL_S, Metrics
 from proxy.response import RawResponse
 from proxy.runtime import Runtime
@@ -166,13 +167,15 @@ def handler_kwargs(config: Config) -> dict[str, object]:
 async def _serve(path: str, overrides: Overrides, config: Config, *, data: bool, admin: bool,
                  inflight: InFlight | None = None, metrics: Metrics | None = None,
                  reuse_port: bool = False, limit_divisor: int = 1,
+                 concurrency: SharedConcurrency | None = None,
                  stop: asyncio.Event | None = None,
                  on_hup_too: Callable[[], None] | None = None) -> int:
     loop = asyncio.get_running_loop()
     own_signals = stop is None
     if stop is None:
         stop = asyncio.Event()
-    runtime = Runtime(config, inflight=inflight, metrics=metrics, limit_divisor=limit_divisor)
+    runtime = Runtime(config, inflight=inflight, metrics=metrics, limit_divisor=limit_divisor,
+                      concurrency=concurrency)
     await runtime.start()
     runners: list[web.BaseRunner] = []
 
@@ -310,6 +313,8 @@ def _supervise(path: str, overrides: Overrides, config: Config) -> int:
     metrics_dir = tempfile.mkdtemp(prefix="sluice-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     inflight = InFlight(config.account.max_concurrency, shared=True)
+    # reservedConcurrency holds for the machine: one set of slots, shared by every worker
+    concurrency = SharedConcurrency(config.functions)
     children: dict[int, int] = {}  # pid -> worker index
 
     def spawn(index: int) -> None:
@@ -319,7 +324,7 @@ def _supervise(path: str, overrides: Overrides, config: Config) -> int:
             try:
                 signal.signal(signal.SIGHUP, signal.SIG_DFL)
                 code = _run_loop(_serve(path, overrides, config, data=True, admin=False,
-                                        inflight=inflight,
+                                        inflight=inflight, concurrency=concurrency,
                                         metrics=Metrics(multiprocess_dir=metrics_dir),
                                         reuse_port=True, limit_divisor=divisor))
             finally:

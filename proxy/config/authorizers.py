@@ -20,9 +20,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping, Set
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 from proxy.auth.cognito import UserPool
 from proxy.auth.lambda_authorizer import IdentitySource, parse_identity_sources
@@ -44,6 +43,17 @@ from proxy.config._check import (
     show,
     string,
 )
+from proxy.config.model import (
+    DEFAULT_TTL_SECONDS,
+    AuthorizationType,
+    AuthorizerDef,
+    AuthorizerType,
+    CognitoSettings,
+    IamCredential,
+    IamSettings,
+    MethodAuthorization,
+    UserPoolConfig,
+)
 
 __all__ = [
     "IAM_SECTION",
@@ -59,66 +69,6 @@ __all__ = [
     "resource_policy",
     "unknown_user_pools",
 ]
-
-AuthorizerType = Literal["TOKEN", "REQUEST", "COGNITO_USER_POOLS", "AWS_IAM"]
-AuthorizationType = Literal["NONE", "CUSTOM", "COGNITO_USER_POOLS", "AWS_IAM"]
-
-DEFAULT_TTL_SECONDS = 300
-
-
-@dataclass(frozen=True, slots=True)
-class AuthorizerDef:
-    """One authorizer, named by its security scheme (AWS's ``Authorizer`` resource)."""
-
-    name: str
-    type: AuthorizerType
-    authorizer_uri: str | None = None
-    authorizer_credentials: str | None = None
-    identity_source: tuple[IdentitySource, ...] = ()
-    identity_validation_expression: str | None = None
-    result_ttl_seconds: int = DEFAULT_TTL_SECONDS  # 0: results are not cached
-    provider_arns: tuple[str, ...] = ()
-
-    @property
-    def validation(self) -> re.Pattern[str] | None:
-        expression = self.identity_validation_expression
-        return None if expression is None else re.compile(expression)
-
-
-@dataclass(frozen=True, slots=True)
-class MethodAuthorization:
-    """A method's ``authorizationType``, authorizer, ``apiKeyRequired`` and scopes."""
-
-    authorization_type: AuthorizationType = "NONE"
-    authorizer: AuthorizerDef | None = None
-    api_key_required: bool = False
-    authorization_scopes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class UserPoolConfig:
-    arn: str
-    jwks: str  # an http(s) URL, or a file path made absolute at load
-
-
-@dataclass(frozen=True, slots=True)
-class CognitoSettings:
-    user_pools: Mapping[str, UserPoolConfig] = field(
-        default_factory=lambda: MappingProxyType({}))
-
-
-@dataclass(frozen=True, slots=True)
-class IamCredential:
-    access_key_id: str
-    secret_access_key: str = field(repr=False)  # never in a repr, a log or a message
-    user_arn: str = ""
-    user_id: str = ""  # $context.identity.user; the access key id when not given
-
-
-@dataclass(frozen=True, slots=True)
-class IamSettings:
-    credentials: tuple[IamCredential, ...] = ()
-
 
 # --- OpenAPI: security schemes ------------------------------------------------------------
 

@@ -8,11 +8,13 @@ validated by ``proxy.config.loader``; these classes only hold values.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from proxy.auth.lambda_authorizer import IdentitySource
 from proxy.config.validators import MethodValidation
 
 IntegrationType = Literal["HTTP_PROXY", "HTTP", "MOCK", "AWS_PROXY", "AWS"]
@@ -155,6 +157,68 @@ class ApiKey:
     description: str | None = None
 
 
+# --- who may call (CONTRACT section 8; read by proxy.config.authorizers) -------------------
+
+AuthorizerType = Literal["TOKEN", "REQUEST", "COGNITO_USER_POOLS", "AWS_IAM"]
+AuthorizationType = Literal["NONE", "CUSTOM", "COGNITO_USER_POOLS", "AWS_IAM"]
+
+DEFAULT_TTL_SECONDS = 300  # authorizerResultTtlInSeconds when unset (spec 11.1)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizerDef:
+    """One authorizer, named by its security scheme (AWS's ``Authorizer`` resource)."""
+
+    name: str
+    type: AuthorizerType
+    authorizer_uri: str | None = None
+    authorizer_credentials: str | None = None
+    identity_source: tuple[IdentitySource, ...] = ()
+    identity_validation_expression: str | None = None
+    result_ttl_seconds: int = DEFAULT_TTL_SECONDS  # 0: results are not cached
+    provider_arns: tuple[str, ...] = ()
+
+    @property
+    def validation(self) -> re.Pattern[str] | None:
+        expression = self.identity_validation_expression
+        return None if expression is None else re.compile(expression)
+
+
+@dataclass(frozen=True, slots=True)
+class MethodAuthorization:
+    """A method's ``authorizationType``, authorizer, ``apiKeyRequired`` and scopes."""
+
+    authorization_type: AuthorizationType = "NONE"
+    authorizer: AuthorizerDef | None = None
+    api_key_required: bool = False
+    authorization_scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UserPoolConfig:
+    arn: str
+    jwks: str  # an http(s) URL, or a file path made absolute at load
+
+
+@dataclass(frozen=True, slots=True)
+class CognitoSettings:
+    user_pools: Mapping[str, UserPoolConfig] = field(
+        default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class IamCredential:
+    access_key_id: str
+    secret_access_key: str = field(repr=False)  # never in a repr, a log or a message
+    user_arn: str = ""
+    user_id: str = ""  # $context.identity.user; the access key id when not given
+
+
+@dataclass(frozen=True, slots=True)
+class IamSettings:
+    credentials: tuple[IamCredential, ...] = ()
+
+
 # --- an OpenAPI definition ---------------------------------------------------------------
 
 
@@ -187,12 +251,17 @@ class Integration:
 class Method:
     http_method: str  # one of HTTP_METHODS or "ANY"
     integration: Integration
-    api_key_required: bool = False
+    # AWS's authorizationType, authorizer and apiKeyRequired
+    authorization: MethodAuthorization = MethodAuthorization()
     # "method.request.querystring.type" -> required
     request_parameters: Mapping[str, bool] = field(default_factory=dict)
     operation_id: str | None = None
     # its request validator and request models (None: not validated)
     validation: MethodValidation | None = None
+
+    @property
+    def api_key_required(self) -> bool:
+        return self.authorization.api_key_required
 
 
 @dataclass(frozen=True, slots=True)

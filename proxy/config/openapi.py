@@ -45,6 +45,7 @@ from proxy.config.model import (
     Integration,
     IntegrationResponse,
     Method,
+    MethodAuthorization,
     Resource,
 )
 from proxy.config.validators import ValidationReader
@@ -403,7 +404,7 @@ class _Reader:
             {
                 "operationId": Field(string(), to="operation_id"),
                 "parameters": Field(self.parameters),
-                "security": Field(self.security, to="api_key_required"),
+                "security": Field(self.security, to="authorization"),
                 "x-amazon-apigateway-integration": Field(_INTEGRATION, True, to="integration"),
             },
             lambda **kw: Method(method, **kw),
@@ -439,7 +440,9 @@ class _Reader:
             value = target
         ck.fail((*path, "$ref"), "references form a loop")
 
-    def security(self, ck: Checker, path: PathT, value: Any) -> bool:
+    def security(self, ck: Checker, path: PathT, value: Any) -> MethodAuthorization:
+        """The method's authorization from its ``security``: the API key scheme sets
+        ``apiKeyRequired``; authorizer schemes are refused until Sluice enforces them."""
         if not isinstance(value, list):
             ck.fail(path, f"must be a list of security requirements, got {describe(value)}")
         required = False
@@ -464,7 +467,7 @@ class _Reader:
                     )
         if len(ck.problems) > before:
             raise Invalid
-        return required
+        return MethodAuthorization(api_key_required=required)
 
 
 def _is_api_key(scheme: Any) -> bool:

@@ -24,7 +24,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 
 from proxy.functions.base import InvokeResult
-from proxy.metrics import Metrics, _value_class
+from proxy.metrics import Metrics, value_class
 
 __all__ = ["DURATION_BUCKETS", "FUNCTION_METRIC_NAMES", "FunctionMetrics"]
 
@@ -67,11 +67,11 @@ class FunctionMetrics:
     def __init__(self, metrics: Metrics | None = None) -> None:
         # the gateway's registry (single process) or multiprocess directory: the families are
         # registered where Metrics.render reads them
-        registry = metrics._registry if metrics is not None else None
-        directory = metrics._dir if metrics is not None else None
+        registry = metrics.registry if metrics is not None else None
+        directory = metrics.multiprocess_dir if metrics is not None else None
         reg = registry if directory is None else None
         self._dir = directory
-        with _value_class(directory):
+        with value_class(directory):
             self._invocations = Counter("sluice_lambda_invocations",
                                         _HELP["sluice_lambda_invocations_total"], ["function"],
                                         registry=reg)
@@ -116,7 +116,7 @@ class FunctionMetrics:
 
     def flush(self) -> None:
         """Push the counts gathered since the last flush into prometheus-client."""
-        with _value_class(self._dir):
+        with value_class(self._dir):
             for name, counts in tuple(self._counts.items()):
                 if counts.invocations:
                     self._invocations.labels(name).inc(counts.invocations)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from proxy.config.model import Integration
+from proxy.integrations.aws_proxy import AwsProxyInvoker
 from proxy.integrations.base import Invoker, MethodScope, Outcome
 from proxy.integrations.http import HttpInvoker
 from proxy.integrations.http_proxy import HttpProxyInvoker
@@ -17,6 +18,7 @@ __all__ = ["INVOKERS", "Invoker", "MethodScope", "Outcome", "make_invoker"]
 InvokerFactory = Callable[[Integration, MethodScope], Invoker]
 
 INVOKERS: dict[str, InvokerFactory] = {
+    "AWS_PROXY": AwsProxyInvoker,
     "HTTP": HttpInvoker,
     "HTTP_PROXY": HttpProxyInvoker,
     "MOCK": MockInvoker,

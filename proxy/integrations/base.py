@@ -30,7 +30,8 @@ class MethodScope:
     resource_path: str
     http_method: str
     services: Services
-    binary_media_types: BinaryMediaTypes = _NO_BINARY  # the API's binaryMediaTypes
+    binary_media_types: tuple[str, ...] = ()  # the API's x-amazon-apigateway-binary-media-types
+    binary: BinaryMediaTypes = _NO_BINARY  # the same, compiled once per API
 
 
 @dataclass(slots=True)

@@ -174,7 +174,7 @@ class RequestMapping:
         self._reserved = RESERVED_MAPPED_AWS if aws else RESERVED_MAPPED
         self._drop = MAPPED_DROP_AWS if aws else MAPPED_DROP
         self._stage_variables = scope.stage_variables
-        self._binary: BinaryMediaTypes = scope.binary_media_types
+        self._binary: BinaryMediaTypes = scope.binary
         self._content_handling = integration.content_handling
         self._passthrough = integration.passthrough_behavior
         self._templates: dict[str, Template] = {}

@@ -131,7 +131,7 @@ class IntegrationResponses:
     def __init__(self, responses: Sequence[IntegrationResponse], scope: MethodScope,
                  integration_type: str) -> None:
         self._stage_variables = scope.stage_variables
-        self._binary = scope.binary_media_types
+        self._binary = scope.binary
         self._remap = MOCK_REMAP if integration_type == "MOCK" else NON_PROXY_REMAP
         self._entries: list[Selected] = []
         self._default: Selected | None = None

@@ -8,10 +8,11 @@ The embedded store decides at once (``Limiter.decide_now``): no coroutine for it
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
+from typing import cast
 
 from proxy._types import MetricsSink, Phase, Services
 from proxy.context import RequestContext
-from proxy.errors import QuotaExceeded, StoreUnavailable, Throttled
+from proxy.errors import QuotaExceeded, StoreUnavailable, Throttled, ThrottleLevel
 from ratelimit import Bucket, Decision, Limiter, Quota, StorageError, plan_bucket
 
 
@@ -95,4 +96,5 @@ def _verdict(decision: Decision, metrics: MetricsSink | None) -> None:
     if not decision.allowed:
         if decision.level == "quota":
             raise QuotaExceeded()
-        raise Throttled(decision.level or "account")
+        # the limiter names the refusing bucket's level: one of ThrottleLevel
+        raise Throttled(cast(ThrottleLevel, decision.level or "account"))

@@ -341,7 +341,9 @@ def _select(node: _Node, name: str) -> list[_Node]:
 def _item_schema(node: _Node, index: int) -> _Node | None:
     if node.items is not None:
         return node.items
-    if node.item_list is not None and index < len(node.item_list):
+    if node.item_list is None:  # no items, or one schema for all: additionalItems is ignored
+        return None
+    if index < len(node.item_list):
         return node.item_list[index]
     return node.additional_items
 

@@ -1,0 +1,125 @@
+"""AWS_PROXY: the request as a Lambda proxy event (payload format 1.0) to a function of the
+config's ``functions``, and its result as the response (spec 8.3, 8.4).
+
+The function is named by the integration URI (a Lambda ARN inside API Gateway's
+``.../functions/{arn}/invocations``, ``${stageVariables.x}`` allowed), resolved once per stage.
+AWS's answers where the call cannot be made or its result cannot be used: an integration
+``httpMethod`` other than POST, a URI that names no function, or a function the config lacks
+(from a stage variable) is 500; no instance free before the timeout is 504; a function error, a
+crash, a timeout or a malformed result is 502. Header ``requestParameters`` do not apply, as on
+AWS. ``IntegrationLatency`` is the invocation; ``$context.integrationStatus`` is Lambda's own
+status (200), not the function's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from proxy.config.model import Integration
+from proxy.context import RequestContext, value
+from proxy.errors import ApiConfigurationError, IntegrationFailure, IntegrationTimeout
+from proxy.functions.arn import BadFunctionUri, FunctionTarget, resolve
+from proxy.functions.base import FunctionUnavailable, NoInstance
+from proxy.functions.registry import DEFAULT_ACCOUNT
+from proxy.integrations.base import Invoker, MethodScope, Outcome
+from proxy.integrations.lambda_proxy import build_event, parse_response
+
+__all__ = ["AwsProxyInvoker", "request_context"]
+
+# requestContext keys and the $context variable each is read from (proxy.context.VARIABLES)
+_REQUEST_CONTEXT = (
+    ("apiId", "apiId"), ("domainName", "domainName"), ("domainPrefix", "domainPrefix"),
+    ("extendedRequestId", "extendedRequestId"), ("httpMethod", "httpMethod"),
+    ("path", "path"), ("protocol", "protocol"), ("requestId", "requestId"),
+    ("requestTime", "requestTime"), ("resourceId", "resourceId"),
+    ("resourcePath", "resourcePath"), ("stage", "stage"),
+)
+_IDENTITY = (("sourceIp", "identity.sourceIp"), ("userAgent", "identity.userAgent"),
+             ("apiKey", "identity.apiKey"), ("apiKeyId", "identity.apiKeyId"))
+
+
+def request_context(ctx: RequestContext) -> dict[str, object]:
+    """The event's ``requestContext``, from the one $context table."""
+    out: dict[str, object] = {"accountId": DEFAULT_ACCOUNT, "deploymentId": None}
+    for key, name in _REQUEST_CONTEXT:
+        out[key] = value(ctx, name)
+    out["requestTimeEpoch"] = ctx.request_time_epoch_ms
+    identity = {key: value(ctx, name) for key, name in _IDENTITY}
+    if identity["apiKey"] is None:  # AWS sends the two key fields only with a key
+        del identity["apiKey"], identity["apiKeyId"]
+    out["identity"] = identity
+    return out
+
+
+class AwsProxyInvoker(Invoker):
+    __slots__ = ("_binary", "_broken", "_function", "_resource", "_stage_variables", "_target",
+                 "timeout_s", "type_name")
+
+    def __init__(self, integration: Integration, scope: MethodScope) -> None:
+        self.type_name = "AWS_PROXY"
+        self.timeout_s = integration.timeout_ms / 1000
+        self._resource = scope.resource_path
+        self._stage_variables = scope.stage_variables
+        self._binary = scope.binary_media_types
+        self._target: FunctionTarget | None = None
+        # a GET integration method answers 500 on AWS (spec 8.1, LS-snap ...non_post_method)
+        self._broken = (integration.http_method or "POST").upper() != "POST"
+        try:
+            self._target = resolve(integration.uri or "", scope.stage_variables)
+        except BadFunctionUri:
+            self._broken = True  # a stage variable naming nothing usable: 500, as AWS
+        functions = scope.services.functions
+        self._function = (functions.get(self._target.name)
+                          if functions is not None and self._target is not None else None)
+
+    def describe(self) -> str:
+        if self._target is None:
+            return "AWS_PROXY (no function: answers 500)"
+        missing = "" if self._function is not None else " (not in functions: answers 500)"
+        return f"AWS_PROXY {self._target.name}{missing}"
+
+    async def invoke(self, ctx: RequestContext) -> Outcome:
+        function = self._function
+        target = self._target
+        if self._broken or function is None or target is None:
+            raise ApiConfigurationError()
+        request = ctx.request
+        body = ctx.body
+        assert request is not None and body is not None
+        forwarded_for = request.headers.get("X-Forwarded-For")
+        source_ip = ctx.source_ip or ""
+        port = request.protocol.sockname
+        event = build_event(
+            method=request.method, resource=self._resource, raw_path=ctx.rest_path,
+            raw_headers=request.raw_headers, raw_query=ctx.query_string,
+            path_params=ctx.path_params or None, stage_variables=self._stage_variables or None,
+            body=await body.read(), binary_media_types=self._binary,
+            request_context=request_context(ctx),
+            added_headers=(
+                ("X-Amzn-Trace-Id", ctx.trace_id),
+                ("X-Forwarded-For", f"{forwarded_for}, {source_ip}" if forwarded_for
+                 else source_ip),
+                ("X-Forwarded-Port", str(port[1]) if port else "80"),
+                ("X-Forwarded-Proto", request.scheme),
+            ))
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        try:
+            result = await function.invoke(event, deadline=deadline, trace_id=ctx.trace_id,
+                                           function_arn=target.arn)
+        except NoInstance as exc:
+            raise IntegrationTimeout() from exc
+        except FunctionUnavailable as exc:
+            ctx.integration_error = str(exc)
+            raise ApiConfigurationError() from exc
+        ctx.integration_status = 200  # Lambda's own status: the invocation was made
+        if result.function_error is not None:
+            ctx.integration_error = "Lambda function error"
+            raise IntegrationFailure()
+        try:
+            response = parse_response(result.payload, binary_media_types=self._binary,
+                                      accept=request.headers.get("Accept"))
+        except IntegrationFailure as exc:
+            # the reason goes to the access log; the client gets AWS's plain 502 body
+            ctx.integration_error = exc.message
+            raise IntegrationFailure() from None
+        return Outcome(response.status, response.headers, response.body)
