@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from proxy.config.model import Integration
+from proxy.integrations.aws_lambda import aws_invoker
 from proxy.integrations.aws_proxy import AwsProxyInvoker
 from proxy.integrations.base import Invoker, MethodScope, Outcome
 from proxy.integrations.http import HttpInvoker
@@ -18,6 +19,7 @@ __all__ = ["INVOKERS", "Invoker", "MethodScope", "Outcome", "make_invoker"]
 InvokerFactory = Callable[[Integration, MethodScope], Invoker]
 
 INVOKERS: dict[str, InvokerFactory] = {
+    "AWS": aws_invoker,
     "AWS_PROXY": AwsProxyInvoker,
     "HTTP": HttpInvoker,
     "HTTP_PROXY": HttpProxyInvoker,
