@@ -159,9 +159,13 @@ def handler_kwargs(config: Config) -> dict[str, object]:
     # aiohttp's keep-alive timer runs from a connection's opening or its previous response and
     # is not reset by a partial request head, so it bounds a stalled or trickled head too: it
     # is the header timeout.
+    # auto_decompress off: aiohttp would inflate a Content-Encoding: gzip body unbounded and
+    # leave Content-Length naming the encoded size; the pipeline decodes it where AWS does,
+    # bounded by the 10 MB payload limit, with AWS's 415 for a body it cannot decode
+    # (proxy.encoding, RequestBody.decoded).
     return {"max_line_size": 16_384, "max_field_size": 16_384, "access_log": None,
             "keepalive_timeout": config.server.client_header_timeout_s,
-            "logger": BoundedLog()}
+            "logger": BoundedLog(), "auto_decompress": False}
 
 
 async def _serve(path: str, overrides: Overrides, config: Config, *, data: bool, admin: bool,
