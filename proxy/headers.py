@@ -11,6 +11,7 @@ of ``Content-Length`` or ``Transfer-Encoding`` made every call answer 500.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from binascii import b2a_base64
 from collections.abc import Iterable, Mapping
@@ -55,6 +56,17 @@ NON_PROXY_REMAP: Mapping[str, str] = {
 MOCK_REMAP: Mapping[str, str] = {
     n.lower(): f"x-amzn-Remapped-{n}" for n in ("Connection", "Content-Length", "Date", "Server")}
 METHOD_RESPONSE_DROP = frozenset({"transfer-encoding"})
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+
+
+def header_safe(name: str, value: str) -> bool:
+    """Whether a header built by a mapping or a template can go on the wire as it is: a token
+    for a name, a value without CR, LF or other controls, both in Latin-1. A value mapped from
+    a query string or a body (``%0D%0A``) must not start a second header."""
+    return _TOKEN.fullmatch(name) is not None and _FIELD_VALUE.fullmatch(value) is not None
 
 
 def reserved_header_mapping(request_parameters: Mapping[str, str], integration_type: str) -> bool:

@@ -81,13 +81,14 @@ class HttpInvoker(Invoker):
                 value = mapped.path.get(name)
                 if value is None:
                     value = ctx.path_params.get(name, "")
-                pieces.append(quote(value, safe=_PATH_SAFE))
+                pieces.append(quote(value, safe=_PATH_SAFE, errors="replace"))
         target = "".join(pieces)
         if endpoint.prefix is not None and escapes(target, endpoint.prefix):
             raise BadRequest()
         query = endpoint.static_query
         if mapped.query:
-            extra = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in mapped.query)
+            extra = "&".join(f"{quote(k, safe='', errors='replace')}="
+                             f"{quote(v, safe='', errors='replace')}" for k, v in mapped.query)
             query = f"{query}&{extra}" if query else extra
         return f"{target}?{query}" if query else target
 

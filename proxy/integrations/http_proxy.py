@@ -16,7 +16,7 @@ from proxy.errors import (
     UpstreamProtocolError,
     UpstreamTimeout,
 )
-from proxy.headers import forwardable, remap_response, reserved_header_mapping
+from proxy.headers import forwardable, header_safe, remap_response, reserved_header_mapping
 from proxy.integrations.base import Invoker, MethodScope, Outcome
 from proxy.integrations.endpoint import Endpoint
 from proxy.integrations.params import Getter, compile_source
@@ -107,6 +107,8 @@ class HttpProxyInvoker(Invoker):
         for name, getter in self._header_params:
             value = getter(ctx)
             if value is not None:
+                if not header_safe(name, value):  # "?q=%0D%0AX-Evil:%201" must not split
+                    raise ApiConfigurationError()
                 lname = name.lower()
                 headers = [h for h in headers if h[0].lower() != lname]
                 headers.append((name, value))

@@ -34,7 +34,13 @@ from proxy.config.model import Integration
 from proxy.context import ContextView, RequestContext
 from proxy.encoding import BinaryMediaTypes, convert, media_type, request_conversion
 from proxy.errors import ApiConfigurationError, UnparsableBody, UnsupportedMediaType
-from proxy.headers import MAPPED_DROP, MAPPED_DROP_AWS, RESERVED_MAPPED, RESERVED_MAPPED_AWS
+from proxy.headers import (
+    MAPPED_DROP,
+    MAPPED_DROP_AWS,
+    RESERVED_MAPPED,
+    RESERVED_MAPPED_AWS,
+    header_safe,
+)
 from proxy.integrations.base import MethodScope
 from proxy.integrations.mapped_body import BodyDoc, BodySource, compile_body_source
 from proxy.integrations.params import compile_source
@@ -249,7 +255,7 @@ class RequestMapping:
                     self._stage_variables, overrides))
             except TemplateRuntimeError as err:
                 raise render_error(err, True, ctx.request_id) from None
-            body = rendered.text.encode("utf-8")
+            body = rendered.text.encode("utf-8", "replace")  # lone surrogates: "?"
         else:
             body = data
         doc = BodyDoc(data)
@@ -281,7 +287,7 @@ class RequestMapping:
         out_headers: list[tuple[str, str]] = []
         for name, value in mapped:
             lname = name.lower()
-            if lname in self._reserved:
+            if lname in self._reserved or not header_safe(name, value):
                 raise ApiConfigurationError()
             if lname not in self._drop:
                 out_headers.append((name, value))

@@ -31,7 +31,7 @@ from proxy.config.model import IntegrationResponse
 from proxy.context import ContextView, RequestContext, value
 from proxy.encoding import convert, media_type, response_conversion
 from proxy.errors import ApiConfigurationError
-from proxy.headers import METHOD_RESPONSE_DROP, MOCK_REMAP, NON_PROXY_REMAP
+from proxy.headers import METHOD_RESPONSE_DROP, MOCK_REMAP, NON_PROXY_REMAP, header_safe
 from proxy.integrations.base import MethodScope, Outcome
 from proxy.integrations.mapped_body import BodyDoc, compile_body_source
 from proxy.integrations.request_mapping import MappedRequest, compiled, render_error
@@ -185,8 +185,12 @@ class IntegrationResponses:
         overrides = response_overrides(mapped.overrides.response)
         status = entry.status
         wanted = overrides["status"]
-        if wanted is not None and 100 <= wanted <= 599:
+        # AWS ignores an override that is not a status; a 1xx cannot end an HTTP exchange
+        # (the client would wait on for the final answer), so it is ignored too
+        if wanted is not None and 200 <= wanted <= 599:
             status = wanted
+        if status < 200:
+            raise ApiConfigurationError()
         if overrides["header"]:
             names = {k.lower() for k in overrides["header"]}
             out = [(k, v) for k, v in out if k.lower() not in names]
@@ -199,6 +203,8 @@ class IntegrationResponses:
         has_type = False
         remap = self._remap
         for name, v in out:
+            if not header_safe(name, v):  # a template's header with CR/LF or a bad name
+                raise ApiConfigurationError()
             lname = name.lower()
             if lname in METHOD_RESPONSE_DROP:
                 continue
@@ -225,5 +231,5 @@ class IntegrationResponses:
                 self._stage_variables, mapped.overrides))
         except TemplateRuntimeError as err:
             raise render_error(err, False, ctx.request_id) from None
-        return rendered.text.encode("utf-8")
+        return rendered.text.encode("utf-8", "replace")  # lone surrogates: "?"
 
