@@ -53,6 +53,9 @@ API: dict[str, Any] = {
             "integration.request.header.Content-Length": "'0'"})},
         "/transfer-encoding": {"get": _proxy(requestParameters={
             "integration.request.header.Transfer-Encoding": "'deflate'"})},
+        "/mapped": {"get": {**_proxy(requestParameters={
+            "integration.request.header.X-Q": "method.request.querystring.q"}),
+            "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}]}},
         "/cached": {"get": _proxy(), "post": _proxy(), "put": _proxy()},
         "/any": {"x-amazon-apigateway-any-method": _proxy()},
     },
@@ -141,3 +144,14 @@ async def test_stage_wide_caching_covers_get_only(gw: Any) -> None:
                 async with client.request(method, f"{url}/any") as resp:
                     numbers.append(orjson.loads(await resp.read())["n"])
             assert (numbers[0] == numbers[1]) is cached, f"ANY {method}"
+
+
+async def test_a_mapped_value_cannot_split_the_backend_request(gw: Any) -> None:
+    url, seen = gw
+    async with aiohttp.ClientSession() as client:
+        async with client.get(f"{url}/mapped?q=fine%20value") as resp:
+            assert resp.status == 200
+        assert dict(seen[-1][1])["X-Q"] == "fine value"
+        async with client.get(f"{url}/mapped?q=a%0D%0AX-Evil:%201") as resp:
+            assert resp.status == 500
+    assert len(seen) == 1
