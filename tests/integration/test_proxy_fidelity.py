@@ -77,7 +77,8 @@ async def gw(tmp_path: Path) -> AsyncIterator[tuple[str, list[Any]]]:
         config = write_config(
             tmp_path, API, variables={"backend": backend[len("http://"):]},
             stage_extra={"cacheClusterEnabled": True, "methodSettings": {
-                "*/*": {"cachingEnabled": True}, "cached/PUT": {"cachingEnabled": True}}})
+                "*/*": {"cachingEnabled": True}, "cached/PUT": {"cachingEnabled": True},
+                "mapped/GET": {"cachingEnabled": False}}})
         async with run_gateway(config) as gateway:
             yield gateway.url + "/prod", seen
 
