@@ -2,10 +2,10 @@
 
 A body of up to ``STREAM_THRESHOLD`` bytes is read whole before the request is admitted
 (``at_once``, then ``read_small``), within the body timeout: a client that stalls while sending
-holds no in-flight slot and is cut off with 408. A larger body of known length is left on the connection, so an
-HTTP integration can stream it to the backend as it arrives; a phase that needs it whole
-(validation, a mapping template) awaits :meth:`RequestBody.read`, which reads it once and keeps
-it, so the integration then sends the bytes instead of the stream.
+holds no in-flight slot and is cut off with 408. A larger body of known length is left on the
+connection, so an HTTP integration can stream it to the backend as it arrives; a phase that
+needs it whole (validation, a mapping template) awaits :meth:`RequestBody.read`, which reads it
+once and keeps it, so the integration then sends the bytes instead of the stream.
 """
 
 from __future__ import annotations
