@@ -277,8 +277,8 @@ def _method_settings_key(item: dict[str, Any]) -> str | None:
     if not isinstance(resource, str) or not isinstance(method, str) or \
             not resource.startswith("/"):
         return None
-    # "/~1pets~1{id}" (encoded, as the reference asks) or "/pets/{id}"
-    path = resource[1:].replace("~1", "/")
+    # "/~1pets~1{id}" (encoded, as the reference asks) or "/pets/{id}"; "/" is the root
+    path = resource[1:].replace("~1", "/").lstrip("/")
     return f"{path}/{method.upper() if method != '*' else '*'}"
 
 

@@ -109,11 +109,14 @@ class Evaluator:
         ``AWS::NoValue``. Raises ``Invalid`` after reporting a problem. In static mode a value
         that refers to a resource is returned as written."""
         try:
-            return self._value(node, path)
+            return self._value(node, path, keep=True)
         except _Deferred:
             return node
 
-    def _value(self, node: Any, path: PathT) -> Any:
+    def _value(self, node: Any, path: PathT, keep: bool = False) -> Any:
+        """With ``keep`` (outside any function), a plain mapping or list keeps an item that
+        refers to a resource as written; inside a function's arguments the whole function
+        waits for the resource."""
         if isinstance(node, dict):
             if is_intrinsic(node):
                 key = next(iter(node))
@@ -121,34 +124,28 @@ class Evaluator:
                 if function is None:
                     self.fail((*path, key), f"unknown intrinsic function {show(key)}")
                 return function(self, node[key], (*path, key))
-            out: dict[Any, Any] = {}
-            failed = False
-            for k, v in node.items():
-                try:
-                    got = self.value(v, (*path, k))
-                except Invalid:
-                    failed = True
-                    continue
-                if got is not NO_VALUE:
-                    out[k] = got
-            if failed:
-                raise Invalid
-            return out
-        if isinstance(node, list):
-            items: list[Any] = []
-            failed = False
-            for i, v in enumerate(node):
-                try:
-                    got = self.value(v, (*path, i))
-                except Invalid:
-                    failed = True
-                    continue
-                if got is not NO_VALUE:
-                    items.append(got)
-            if failed:
-                raise Invalid
-            return items
-        return node
+            items = node.items()
+        elif isinstance(node, list):
+            items = enumerate(node)  # type: ignore[assignment]
+        else:
+            return node
+        out: dict[Any, Any] = {}
+        failed = False
+        for k, v in items:
+            try:
+                got = self._value(v, (*path, k), keep)
+            except _Deferred:
+                if not keep:
+                    raise
+                got = v
+            except Invalid:
+                failed = True
+                continue
+            if got is not NO_VALUE:
+                out[k] = got
+        if failed:
+            raise Invalid
+        return list(out.values()) if isinstance(node, list) else out
 
     def string(self, node: Any, path: PathT, what: str = "a string") -> str:
         """An evaluated value that must be a string (numbers are converted, as CloudFormation

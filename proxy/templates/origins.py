@@ -100,7 +100,13 @@ class Origins:
         moved to their template, in order, duplicates dropped."""
         out: list[Problem] = []
         seen: set[Problem] = set()
+        inside = config_file + "#"  # a document in the config: CONFIG#apis[0].definition
         for p in problems:
+            if p.file.startswith(inside):
+                prefix = p.file[len(inside):]
+                joined = prefix + ("" if not p.path else p.path if p.path.startswith("[")
+                                   else "." + p.path)
+                p = Problem(config_file, joined, p.message)
             moved = self._move(p) if p.file == config_file else p
             if moved not in seen:
                 seen.add(moved)

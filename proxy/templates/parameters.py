@@ -139,6 +139,7 @@ def read_parameters(
         kind = spec.get("Type")
         if not isinstance(kind, str) or not (
             kind in ("String", "Number") or _LIST_TYPES.fullmatch(kind) or _AWS_TYPE.fullmatch(kind)
+            or _SSM_VALUE.fullmatch(kind)
         ):
             ck.report((*path, "Type"), "must be String, Number, List<Number>, "
                       f"CommaDelimitedList or an AWS-specific type, got {show(kind)}")

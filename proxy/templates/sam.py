@@ -371,10 +371,7 @@ class _Sam:
             return ("Globals", "Function", key) if key in from_globals else \
                 (*path, "Properties", key)
 
-        if "InlineCode" in props:
-            if "CodeUri" in props and "CodeUri" not in from_globals:
-                self.ck.report((*path, "Properties"), "Specify either 'CodeUri' or 'InlineCode' "
-                               "property and not both.")
+        if "InlineCode" in props:  # it wins over CodeUri, as in SAM's _construct_code_dict
             return {"ZipFile": props["InlineCode"]}, where("InlineCode")
         if props.get("PackageType") == "Image" or "ImageUri" in props:
             return {"ImageUri": props.get("ImageUri")}, where("ImageUri")

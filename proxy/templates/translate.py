@@ -138,8 +138,11 @@ def _translate(ck: Checker, overrides_ck: Checker, doc: Any, template_dir: str,
     ignored = ctx.ignored + [f"{e} event (Sluice runs only Api events)"
                              for e in expanded.ignored_events]
     if not config.get("apis"):
-        ctx.notes.append("the template has no REST API (AWS::Serverless::Api, an Api event or "
-                         "AWS::ApiGateway::RestApi): nothing to serve")
+        ck.report(("Resources",), "has no REST API to serve (an AWS::Serverless::Api, a "
+                  "function's Api event or an AWS::ApiGateway::RestApi)")
+        return None
+    for section in ("apis", "usagePlans", "apiKeys", "functions"):
+        ctx.origins.add((section,), ck.file, ("Resources",))
     return Translation(config, ctx.origins, ignored, ctx.notes)
 
 
