@@ -367,16 +367,13 @@ class _Reader:
     def document_definition(ck: Checker, path: PathT, doc: dict[Any, Any]
                             ) -> tuple[str, ApiDefinition]:
         """An OpenAPI document given in place of a file name (a template's API, translated
-        by ``proxy.templates``); its problems are reported under ``path``."""
-        inner = Checker(ck.file)
-        where = format_path(path)
+        by ``proxy.templates``); its problems name it ``CONFIG#apis[i].definition``."""
+        label = f"{ck.file}#{format_path(path)}"
+        inner = Checker(label)
         try:
-            return where, read_definition(inner, doc)
+            return label, read_definition(inner, doc)
         except Invalid:
-            for p in inner.problems:
-                joined = where if not p.path else (
-                    where + p.path if p.path.startswith("[") else f"{where}.{p.path}")
-                ck.problems.append(Problem(p.file, joined, p.message))
+            ck.problems.extend(inner.problems)
             raise
 
     def api_post(self, ck: Checker, path: PathT, values: dict[str, Any]) -> ApiConfig:
