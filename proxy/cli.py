@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    problem = _set_overrides(args.parameter_overrides)
+    problem = _set_overrides(getattr(args, "parameter_overrides", []))
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2
