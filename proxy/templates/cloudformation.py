@@ -370,11 +370,11 @@ def _usage_plans(ctx: Context, apis: list[str], key_ids: set[str]) -> list[dict[
         if kind != "API_KEY":
             ctx.report(lid, ("Properties", "KeyType"), f"must be API_KEY, got {show(kind)}")
             continue
-        if plan_id not in index_of:
+        if not isinstance(plan_id, str) or plan_id not in index_of:
             ctx.report(lid, ("Properties", "UsagePlanId"), "must refer to an "
                        "AWS::ApiGateway::UsagePlan of this template (!Ref)")
             continue
-        if key_id not in key_ids:
+        if not isinstance(key_id, str) or key_id not in key_ids:
             ctx.report(lid, ("Properties", "KeyId"), "must refer to an AWS::ApiGateway::ApiKey of "
                        "this template (!Ref): Sluice knows only the keys a template or config "
                        "creates")

@@ -432,7 +432,7 @@ _FUNCTIONS: dict[str, Callable[[Evaluator, Any, PathT], Any]] = {
 
 def _cond_equals(ev: Evaluator, node: Any, path: PathT) -> bool:
     args = _args(ev, node, path, 2, "Fn::Equals")
-    a, b = (ev._value(v, (*path, i)) for i, v in enumerate(args))
+    a, b = (ev._known(v, (*path, i)) for i, v in enumerate(args))
     return bool(_comparable(a) == _comparable(b))
 
 

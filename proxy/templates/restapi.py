@@ -448,7 +448,7 @@ class _Builder:
             op["security"] = security
         validator = ctx.attempt(lid, "RequestValidatorId")
         if validator is not None:
-            if validator not in self.members.validators:
+            if not isinstance(validator, str) or validator not in self.members.validators:
                 ctx.report(lid, ("Properties", "RequestValidatorId"), "must refer to an "
                            f"AWS::ApiGateway::RequestValidator of API {self.api} (!Ref)")
             else:
@@ -520,7 +520,7 @@ class _Builder:
         security: list[dict[str, Any]] = []
         if kind in ("CUSTOM", "COGNITO_USER_POOLS"):
             authorizer = ctx.attempt(lid, "AuthorizerId")
-            if authorizer not in self.schemes_of:
+            if not isinstance(authorizer, str) or authorizer not in self.schemes_of:
                 if authorizer not in self.members.authorizers:
                     ctx.report(lid, ("Properties", "AuthorizerId"), f"AuthorizationType {kind} "
                                "needs an AWS::ApiGateway::Authorizer of API "
