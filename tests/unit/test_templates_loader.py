@@ -19,9 +19,10 @@ from proxy.cli import main
 from proxy.config import load_config
 from proxy.config.model import Config
 from proxy.errors import ConfigError
-from proxy.templates import PARAMETER_OVERRIDES_ENV
+from proxy.templates import PARAMETER_OVERRIDES_ENV, read_template, translate_template
 
 DATA = Path(__file__).parent.parent / "data"
+EXAMPLES = Path(__file__).parent.parent.parent / "examples"
 TEMPLATES = DATA / "templates"
 PETSTORE = TEMPLATES / "petstore" / "template.yaml"
 
@@ -94,10 +95,27 @@ def test_routes_with_the_lambda_route_equal_the_hand_written_configs(
 
 @pytest.mark.xfail(strict=True, reason="the loader cannot read functions: and Lambda "
                    "authorizers yet (CONTRACT 7 and 8 are not in main)")
-@pytest.mark.parametrize("template", ["sam-app/template.yaml", "cdk-app/PetsStack.template.json"])
+@pytest.mark.parametrize("template", ["sam-app", "cdk-app", "example"])
 def test_the_realistic_templates_load(template: str) -> None:
-    config = load_config(TEMPLATES / template, env={})
+    file = {"sam-app": TEMPLATES / "sam-app" / "template.yaml",
+            "cdk-app": TEMPLATES / "cdk-app" / "PetsStack.template.json",
+            "example": EXAMPLES / "sam" / "template.yaml"}[template]
+    config = load_config(file, env={})
     assert config.apis
+
+
+def test_the_sam_example_translates_to_functions_from_its_folder() -> None:
+    example = EXAMPLES / "sam" / "template.yaml"
+    translation = translate_template(read_template(example, str(example)), file=str(example),
+                                     template_dir=str(example.parent),
+                                     config_dir=str(example.parent), overrides={},
+                                     overrides_file="--parameter-overrides")
+    functions = translation.config["functions"]
+    assert sorted(functions) == ["GetNote", "Hello", "ListNotes"]
+    for function in functions.values():
+        module = function["handler"].split(".")[0]
+        assert (example.parent / function["codeUri"] / f"{module}.py").is_file()
+    assert [a["id"] for a in translation.config["apis"]] == ["NotesApi", "ServerlessRestApi"]
 
 
 # --- a Sluice config that names templates ---------------------------------------------------
