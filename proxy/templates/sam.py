@@ -9,8 +9,9 @@ It follows ``samtranslator`` (``plugins/api/implicit_rest_api_plugin.py``,
 ``model/api/api_generator.py``) in order and in its messages, with two differences that do not
 change what CloudFormation deploys: parameters, conditions and mappings are evaluated first (so
 ``Path: !Sub ...`` works and a resource whose ``Condition`` is false is gone), and Lambda
-permissions, IAM roles and deployment hashes are not generated. The result is checked like any
-CloudFormation template by ``proxy.templates.cloudformation``.
+permissions and deployment hashes are not generated (a function's role is a bare stand-in, so
+that references to it resolve). The result is checked like any CloudFormation template by
+``proxy.templates.cloudformation``.
 """
 
 from __future__ import annotations
@@ -421,7 +422,7 @@ class _Sam:
             self.event_auth(api, auth, route, method, body, path)
         timeout = props.get("TimeoutInMillis")
         if timeout:
-            oas._method(body, route, method)[oas.INTEGRATION]["timeoutInMillis"] = timeout
+            oas.set_timeout(body, route, method, timeout)
         if props.get("RequestModel"):
             self.request_model(api, props["RequestModel"], route, method, body)
         if props.get("RequestParameters"):
@@ -674,7 +675,7 @@ class _Sam:
         if given:
             if not isinstance(given, dict):
                 raise SamError("Property 'Auth.Authorizers' should be a map.")
-            schemes = oas._schemes(body)
+            schemes = oas.security_schemes(body)
             for name, authorizer in given.items():
                 if not isinstance(authorizer, dict):
                     raise SamError(f"Property 'Auth.Authorizers.{name}' should be a map.")

@@ -10,7 +10,6 @@ knows which template property it was working on.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -36,8 +35,10 @@ __all__ = [
     "iter_methods",
     "normalize_method",
     "openapi3_postprocess",
+    "security_schemes",
     "set_default_apikey_required",
     "set_default_authorizer",
+    "set_timeout",
     "skeleton",
 ]
 
@@ -119,6 +120,11 @@ def _method(doc: dict[str, Any], path: str, method: str) -> dict[str, Any]:
     return definition
 
 
+def set_timeout(doc: dict[str, Any], path: str, method: str, timeout: Any) -> None:
+    """An event's ``TimeoutInMillis`` (``add_timeout_to_method``)."""
+    _method(doc, path, method)[INTEGRATION]["timeoutInMillis"] = timeout
+
+
 def add_lambda_integration(doc: dict[str, Any], path: str, method: str, uri: Any,
                            method_auth: dict[str, Any], api_auth: dict[str, Any],
                            stream: bool = False) -> None:
@@ -159,17 +165,19 @@ def _security(definition: dict[str, Any], path: str, method: str) -> list[Any]:
 
 
 def add_awsiam_security_definition(doc: dict[str, Any]) -> None:
-    _schemes(doc).setdefault("AWS_IAM", {
+    security_schemes(doc).setdefault("AWS_IAM", {
         "x-amazon-apigateway-authtype": "awsSigv4", "type": "apiKey", "name": "Authorization",
         "in": "header",
     })
 
 
 def add_apikey_security_definition(doc: dict[str, Any]) -> None:
-    _schemes(doc).setdefault("api_key", {"type": "apiKey", "name": "x-api-key", "in": "header"})
+    security_schemes(doc).setdefault("api_key", {"type": "apiKey", "name": "x-api-key",
+                                                  "in": "header"})
 
 
-def _schemes(doc: dict[str, Any]) -> dict[str, Any]:
+def security_schemes(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document's ``securityDefinitions`` (made when missing)."""
     schemes = doc.get("securityDefinitions")
     if schemes is None:
         schemes = doc["securityDefinitions"] = {}
@@ -506,6 +514,3 @@ def openapi3_postprocess(doc: dict[str, Any]) -> None:
             for header, value in list(headers.items()):
                 headers[header] = {"schema": value}
 
-
-def copy_document(doc: dict[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(doc)
