@@ -239,3 +239,27 @@ async def test_the_host_match_ignores_the_case_of_a_logical_id(tmp_path: Path) -
         for host in ("Orders.execute-api.local", "orders.execute-api.local"):
             async with http.get(f"{gateway.url}/v1/", headers={"Host": host}) as r:
                 assert (r.status, await r.json()) == (200, "orders")
+
+
+async def test_the_sam_example_serves_its_functions(tmp_path: Path) -> None:
+    shutil.copytree(DATA.parent.parent.parent / "examples" / "sam", tmp_path / "sam")
+    template = tmp_path / "sam" / "template.yaml"
+    [key] = [k.value for k in load_config(template).api_keys]
+    async with run_gateway(template) as gateway, aiohttp.ClientSession() as http:
+        def url(api: str, stage: str, path: str) -> str:
+            return f"{gateway.url}/restapis/{api}/{stage}/_user_request_{path}"
+
+        async with http.get(url("ServerlessRestApi", "Prod", "/hello")) as r:
+            assert (r.status, await r.json()) == (200, {"message": "hello from Hello"})
+        async with http.get(url("NotesApi", "dev", "/notes")) as r:
+            assert (r.status, await r.json()) == (403, {"message": "Forbidden"})
+        async with http.get(url("NotesApi", "dev", "/notes"), headers={"x-api-key": key}) as r:
+            assert r.status == 200
+            assert await r.json() == [{"id": "1", "text": "buy milk"},
+                                      {"id": "2", "text": "write tests"}]
+        async with http.get(url("NotesApi", "dev", "/notes/9"), headers={"x-api-key": key}) as r:
+            assert (r.status, await r.json()) == (404, {"message": "no note 9"})
+        async with http.options(url("NotesApi", "dev", "/notes")) as r:  # preflight: no key
+            assert r.status == 200
+            assert r.headers["Access-Control-Allow-Origin"] == "*"
+            assert r.headers["Access-Control-Allow-Methods"] == "GET,OPTIONS"
