@@ -430,8 +430,8 @@ def _functions(ctx: Context, api_entries: list[dict[str, Any]]) -> dict[str, Any
             ctx.report(function.logical_id, ("Properties", "FunctionName"), "another function of "
                        f"this template is also named {show(function.name)}")
             continue
-        if function.missing_code is not None:
-            where, why = function.missing_code
+        if function.unrunnable is not None:
+            where, why = function.unrunnable
             if function.name in called:
                 ctx.ck.report(where, f"an API calls function {function.name}, but {why}")
             else:

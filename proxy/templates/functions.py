@@ -5,8 +5,9 @@ memory and reserved concurrency.
 
 A function is named by its ``FunctionName``, or its logical id when it has none; that is the
 name in the ARNs the APIs call (``arn:aws:lambda:REGION:ACCOUNT:function:NAME``). A function
-whose code is not on this machine (S3 only, a container image) is an error when an API calls
-it, and listed as ignored otherwise.
+Sluice cannot run (code only in S3, a container image, a runtime other than Python or a custom
+``provided.*`` one, which runs the folder's ``bootstrap``) is an error when an API calls it, and
+listed as not served otherwise.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class Function:
     logical_id: str
     name: str
     entry: dict[str, Any] | None
-    missing_code: tuple[PathT, str] | None = None  # (where, why) when its code is elsewhere
+    # (where, why) when Sluice cannot run it: its code is elsewhere, or its runtime is not one
+    # Sluice runs; an error if an API calls it, listed as not served otherwise
+    unrunnable: tuple[PathT, str] | None = None
 
 
 def function_name(ctx: Context, lid: str) -> str:
@@ -72,11 +75,22 @@ def function_entry(ctx: Context, lid: str, fpath: PathT) -> Function:
     entry: dict[str, Any] = {}
     code = _code(ctx, lid)
     if isinstance(code, _Elsewhere):
-        return Function(lid, name, None, missing_code=(code.where, code.why))
+        return Function(lid, name, None, unrunnable=(code.where, code.why))
     if code is None:
         return Function(lid, name, None)
     kind, location = code
     runtime = ctx.attempt(lid, "Runtime")
+    if isinstance(runtime, str) and runtime.startswith("provided"):
+        # a custom runtime: the code folder's `bootstrap` speaks the Lambda Runtime API
+        entry["command"] = ["./bootstrap"]
+        ctx.origin((*fpath, "command"), lid, "Properties", "Runtime")
+    elif isinstance(runtime, str) and not runtime.startswith("python"):
+        return Function(lid, name, None, unrunnable=(
+            ctx.where(lid, "Properties", "Runtime"),
+            f"its runtime {runtime} is not one Sluice runs (python3.x, or provided.* with a "
+            "bootstrap in the code folder)"))
+    if "Layers" in ctx.raw(lid):
+        ctx.notes.append(f"{lid}: its Layers are not mounted: Sluice runs the code folder alone")
     if kind == "inline":
         try:
             folder = inline_code_folder(location, runtime if isinstance(runtime, str) else "")
@@ -94,6 +108,8 @@ def function_entry(ctx: Context, lid: str, fpath: PathT) -> Function:
         ("Timeout", "timeout", as_number), ("MemorySize", "memorySize", as_number),
         ("ReservedConcurrentExecutions", "reservedConcurrency", as_number),
     ):
+        if "command" in entry and key in ("Handler", "Runtime"):
+            continue
         value = ctx.attempt(lid, key)
         if value is not None:
             entry[field_name] = convert(value)

@@ -331,3 +331,37 @@ def test_a_template_without_a_rest_api_is_an_error(tmp_path: Path) -> None:
     assert problems_of(doc, tmp_path) == [
         "t.json: Resources: has no REST API to serve (an AWS::Serverless::Api, a function's Api "
         "event or an AWS::ApiGateway::RestApi)"]
+
+
+def _function(runtime: str, **extra: Any) -> dict[str, Any]:
+    return {"Type": "AWS::Lambda::Function", "Metadata": {"aws:asset:path": "code"},
+            "Properties": {"Runtime": runtime, "Handler": "main.handler", **extra,
+                           "Code": {"S3Bucket": "b", "S3Key": "k.zip"}}}
+
+
+def test_runtimes_sluice_runs_and_those_it_lists(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+    doc = minimal_api()
+    doc["Resources"].update({
+        "Custom": _function("provided.al2023"),
+        "Node": _function("nodejs20.x"),
+        "Py": _function("python3.12", Layers=["arn:aws:lambda:us-east-1:123456789012:layer:l:1"]),
+    })
+    translation = translate_template(doc, file=str(tmp_path / "t.json"),
+                                     template_dir=str(tmp_path), config_dir=str(tmp_path),
+                                     overrides={}, overrides_file="x")
+    assert translation.config["functions"] == {
+        "Custom": {"command": ["./bootstrap"], "codeUri": "code"},
+        "Py": {"codeUri": "code", "handler": "main.handler", "runtime": "python3.12"}}
+    assert "Node (AWS::Lambda::Function: its runtime nodejs20.x is not one Sluice runs " \
+           "(python3.x, or provided.* with a bootstrap in the code folder))" in translation.ignored
+    assert "Py: its Layers are not mounted: Sluice runs the code folder alone" in \
+        translation.notes
+    doc["Resources"]["Get"]["Properties"]["Integration"] = {
+        "Type": "AWS_PROXY", "IntegrationHttpMethod": "POST",
+        "Uri": {"Fn::Sub": "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+                           "${Node.Arn}/invocations"}}
+    assert problems_of(doc, tmp_path) == [
+        "t.json: Resources.Node.Properties.Runtime: an API calls function Node, but its runtime "
+        "nodejs20.x is not one Sluice runs (python3.x, or provided.* with a bootstrap in the code "
+        "folder)"]
