@@ -172,7 +172,8 @@ def read_parameters(
 
 def _check_value(ck: Checker, where: PathT, kind: str, text: str, spec: dict[Any, Any],
                  template_ck: Checker, path: PathT) -> str | list[str] | None:
-    items = text.split(",") if _LIST_TYPES.fullmatch(kind) else [text]
+    # CloudFormation trims the spaces around each member of a list type ("a, b" is [a, b])
+    items = [i.strip(" ") for i in text.split(",")] if _LIST_TYPES.fullmatch(kind) else [text]
     allowed = spec.get("AllowedValues")
     if allowed is not None and not isinstance(allowed, list):
         template_ck.report((*path, "AllowedValues"), f"must be a list, got {describe(allowed)}")

@@ -142,7 +142,7 @@ def test_defaults_overrides_and_types() -> None:
     values, problems = parameters({
         "Stage": {"Type": "String", "Default": "dev"},
         "Rate": {"Type": "Number", "Default": 10},
-        "Zones": {"Type": "CommaDelimitedList", "Default": "a,b"},
+        "Zones": {"Type": "CommaDelimitedList", "Default": "a, b"},
         "Ids": {"Type": "List<Number>", "Default": "1,2"},
         "Vpc": {"Type": "AWS::EC2::VPC::Id", "Default": "vpc-1"},
         "Bootstrap": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/cdk/version"},
