@@ -304,3 +304,46 @@ def test_a_bad_overrides_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> N
     assert [str(p) for p in info.value.problems] == [
         "environment: SLUICE_PARAMETER_OVERRIDES: must be a JSON object of parameter names to "
         "string values"]
+
+
+SAM_FUNCTION = """
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.11, CodeUri: src, Timeout: 1000}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: nomodule.handler
+      MemorySize: 64
+      Environment: {Variables: {AWS_REGION: eu-west-1}}
+      Events:
+        Get: {Type: Api, Properties: {Path: /x, Method: get}}
+"""
+
+
+def test_function_problems_name_the_sam_property_or_global(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "template.yaml").write_text(SAM_FUNCTION)
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "template.yaml", env={})
+    found = sorted(str(p).replace(f"{tmp_path}/", "") for p in info.value.problems)
+    assert found == [
+        "template.yaml: Globals.Function.Timeout: must be an integer between 1 and 900, got 1000",
+        "template.yaml: Resources.Fn.Properties.Environment.Variables.AWS_REGION: is reserved: "
+        "Lambda sets it for the function",
+        "template.yaml: Resources.Fn.Properties.MemorySize: must be an integer between 128 and "
+        "10240, got 64",
+    ]
+
+
+def test_a_missing_handler_module_is_named_at_the_handler(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    text = SAM_FUNCTION.replace(", Timeout: 1000", "").replace("      MemorySize: 64\n", "")
+    (tmp_path / "template.yaml").write_text(text.replace(
+        "      Environment: {Variables: {AWS_REGION: eu-west-1}}\n", ""))
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "template.yaml", env={})
+    assert [str(p).replace(f"{tmp_path}/", "") for p in info.value.problems] == [
+        "template.yaml: Resources.Fn.Properties.Handler: no module 'nomodule' in src (looked for "
+        "nomodule.py and nomodule/__init__.py)"]
