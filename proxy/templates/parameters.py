@@ -100,8 +100,8 @@ def _override(ck: Checker, where: PathT, overrides: Mapping[str, Any], name: str
 
 
 def _text(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return None
+    if isinstance(value, bool):  # `Default: false` in YAML is CloudFormation's "false"
+        return "true" if value else "false"
     if isinstance(value, str):
         return value
     if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):

@@ -147,9 +147,10 @@ def test_defaults_overrides_and_types() -> None:
         "Vpc": {"Type": "AWS::EC2::VPC::Id", "Default": "vpc-1"},
         "Bootstrap": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/cdk/version"},
         "Given": {"Type": "String"},
+        "Flag": {"Type": "String", "Default": False, "AllowedValues": [True, False]},
     }, {"Given": "x", "Rate": 25})
     assert problems == []
-    assert values == {"Stage": "dev", "Rate": "25", "Zones": ["a", "b"], "Ids": ["1", "2"],
+    assert values == {"Stage": "dev", "Rate": "25", "Flag": "false", "Zones": ["a", "b"], "Ids": ["1", "2"],
                       "Vpc": "vpc-1", "Given": "x",
                       "Bootstrap": SsmParameter("Bootstrap", "AWS::SSM::Parameter::Value<String>")}
 
