@@ -16,7 +16,12 @@ def main() -> int:
     config = sys.argv[1] if len(sys.argv) > 1 else str(HERE / "sluice.yaml")
     backend = subprocess.Popen([sys.executable, str(HERE / "backend.py"), "--port", "9001"])
     time.sleep(0.5)
-    print("""
+    if Path(config).resolve() != HERE / "sluice.yaml":
+        hint = HERE / "sam" / "README.md" if "sam" in Path(config).parts else None
+        print(f"\nSluice on {config}" + (f": see {hint} for what to curl" if hint else ""),
+              flush=True)
+    else:
+        print("""
 Sluice example: gateway on http://127.0.0.1:8080 (stage 'prod'), admin on http://127.0.0.1:8081
 Try:
   curl -i http://127.0.0.1:8080/prod/pets                  # HTTP_PROXY, cached 60 s
