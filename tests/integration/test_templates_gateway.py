@@ -229,9 +229,6 @@ async def test_each_api_of_a_template_is_addressed_by_its_logical_id(tmp_path: P
                 assert (r.status, await r.json()) == (200, body)
 
 
-@pytest.mark.xfail(strict=True, reason="CONTRACT 9: the {apiId}.execute-api.* Host match ignores "
-                   "case; proxy/handler.py lower-cases the Host but the deployment keeps the "
-                   "logical id's capitals")
 async def test_the_host_match_ignores_the_case_of_a_logical_id(tmp_path: Path) -> None:
     template = tmp_path / "template.yaml"
     template.write_text(TWO_APIS)
