@@ -1,12 +1,12 @@
 """The request body, read at most once, on the request state (``ctx.body``).
 
 A body of up to ``STREAM_THRESHOLD`` bytes is read whole before the request is admitted
-(``prepare``), within the body timeout: a client that stalls while sending holds no in-flight
-slot and is cut off with 408. A larger body of known length is left on the connection, so an
-HTTP integration can stream it to the backend as it arrives; a phase that needs it whole
-(validation, a mapping template) awaits :meth:`RequestBody.read`, which reads it once and keeps
-it, so the integration then sends the bytes instead of the stream. :meth:`RequestBody.decoded`
-is the same body with its ``Content-Encoding`` undone, also once.
+(``at_once``, then ``read_small``), within the body timeout: a client that stalls while sending
+holds no in-flight slot and is cut off with 408. A larger body of known length is left on the
+connection, so an HTTP integration can stream it to the backend as it arrives; a phase that
+needs it whole (validation, a mapping template) awaits :meth:`RequestBody.read`, which reads it
+once and keeps it, so the integration then sends the bytes instead of the stream.
+:meth:`RequestBody.decoded` is the same body with its ``Content-Encoding`` undone, also once.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from proxy.errors import RequestTimeout, RequestTooLarge
 if TYPE_CHECKING:
     from aiohttp import StreamReader, web
 
-__all__ = ["MAX_BODY", "STREAM_THRESHOLD", "RequestBody", "prepare"]
+__all__ = ["MAX_BODY", "STREAM_THRESHOLD", "RequestBody", "at_once", "read_small"]
 
 MAX_BODY = 10_485_760  # AWS's payload limit: 413 above it
 # Request bodies up to this are read whole before admission; larger ones with a Content-Length
@@ -81,9 +81,10 @@ class RequestBody:
 _NO_BODY = RequestBody(_EMPTY)
 
 
-async def prepare(request: web.BaseRequest, timeout_s: float) -> RequestBody:
-    """The request's body as the pipeline will read it: 413 above 10 MB; a small body read now,
-    within ``timeout_s`` for all of it (408); a large one left to stream."""
+def at_once(request: web.BaseRequest, timeout_s: float) -> RequestBody | None:
+    """The request's body when nothing needs reading (none, an empty one, one to stream), 413
+    above 10 MB; None when a small body must be read first (``read_small``). No coroutine for
+    a request without a body: most requests (a coroutine per request is ~1% of a proxied GET)."""
     length = request.content_length
     if length is not None:
         if length > MAX_BODY:
@@ -92,8 +93,14 @@ async def prepare(request: web.BaseRequest, timeout_s: float) -> RequestBody:
             return _NO_BODY
         if length > STREAM_THRESHOLD:
             return RequestBody(None, request.content, length, timeout_s)
-    elif not request.body_exists:
-        return _NO_BODY
+        return None
+    return None if request.body_exists else _NO_BODY
+
+
+async def read_small(request: web.BaseRequest, timeout_s: float) -> RequestBody:
+    """A body ``at_once`` left to read: read whole now, within ``timeout_s`` for all of it
+    (408), a chunked one up to the 10 MB limit (413)."""
+    length = request.content_length
     return RequestBody(await _read(request.content, length, timeout_s), None, length, timeout_s)
 
 

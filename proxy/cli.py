@@ -4,6 +4,7 @@ that exits."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -17,6 +18,26 @@ def _host_port(text: str) -> HostPort:
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r}: expected HOST:PORT, port 0..65535")
     return HostPort(host or "127.0.0.1", int(port))
+
+
+def _overrides_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="template parameter values (also ParameterKey=K,ParameterValue=V "
+                             "as sam takes them, and AWS::Region, AWS::AccountId, "
+                             "AWS::StackName)")
+
+
+def _set_overrides(items: list[str]) -> str | None:
+    """Hand ``--parameter-overrides`` to every load of the config (workers and reloads
+    included) through the environment; an error message for a malformed item."""
+    from proxy.templates import PARAMETER_OVERRIDES_ENV, parse_overrides
+
+    values, bad = parse_overrides(items)
+    if bad:
+        return f"sluice: --parameter-overrides: expected KEY=VALUE, got {bad[0]!r}"
+    if values:
+        os.environ[PARAMETER_OVERRIDES_ENV] = json.dumps(values)
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,11 +62,17 @@ def _parser() -> argparse.ArgumentParser:
     invoke.add_argument("--event", help="a file with the event as JSON (- for stdin; "
                                         "default {})")
     invoke.add_argument("--log-level", default=os.environ.get("SLUICE_LOG_LEVEL", "INFO"))
+    for command in (serve, validate, routes, invoke):
+        _overrides_flag(command)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    problem = _set_overrides(getattr(args, "parameter_overrides", []))
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     if args.command == "serve":
         from proxy.logs import setup_logging
         from proxy.server import Overrides, run

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cache import CacheKeySpec, method_cache_settings
 from proxy._types import Services
@@ -56,6 +56,10 @@ class Deployment:
     stages: Mapping[tuple[str, str], Stage]
     single_api: str | None  # the API id when the config has exactly one API
     limit_divisor: int = 1
+    body_timeout_s: float = 60.0  # server.clientBodyTimeoutSeconds, read on every request
+    # an API id by its lower-case form: the {apiId}.execute-api.* Host match ignores case
+    # (host names do; logical ids from templates carry capitals, CONTRACT 9)
+    host_apis: Mapping[str, str] = field(default_factory=dict)
 
     def stage(self, api_id: str, stage: str) -> Stage | None:
         return self.stages.get((api_id, stage))
@@ -132,7 +136,8 @@ def compile_deployment(config: Config, services: Services) -> Deployment:
             stages[(api.id, stage_name)] = _compile_stage(api, stage_config, services, account,
                                                           parts)
     single = config.apis[0].id if len(config.apis) == 1 else None
-    return Deployment(config, stages, single, divisor)
+    return Deployment(config, stages, single, divisor, config.server.client_body_timeout_s,
+                      {api.id.lower(): api.id for api in config.apis})
 
 
 def _compile_stage(api: ApiConfig, stage: StageConfig, services: Services,

@@ -19,7 +19,7 @@ import time
 from aiohttp import web
 from aiohttp.http import HttpVersion10
 
-from proxy.body import prepare
+from proxy.body import at_once, read_small
 from proxy.context import RequestContext
 from proxy.deployment import Deployment, Stage
 from proxy.errors import (
@@ -89,7 +89,9 @@ class Gateway:
 
     async def _serve(self, request: web.BaseRequest, ctx: RequestContext, stage: Stage,
                      deployment: Deployment) -> web.StreamResponse:
-        ctx.body = await prepare(request, deployment.config.server.client_body_timeout_s)
+        body = at_once(request, deployment.body_timeout_s)
+        ctx.body = body if body is not None else await read_small(request,
+                                                                   deployment.body_timeout_s)
         if not self.inflight.try_acquire():
             raise Throttled("concurrency")
         try:
@@ -128,7 +130,7 @@ def locate(deployment: Deployment, request: web.BaseRequest, ctx: RequestContext
         if api_id is None:
             host = request.host.lower()
             if ".execute-api." in host:
-                api_id = host.partition(".")[0]
+                api_id = deployment.host_apis.get(host.partition(".")[0])
         _, _, after = path.partition("/")
         stage_name, _, tail = after.partition("/")
         rest = "/" + tail

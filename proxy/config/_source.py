@@ -16,9 +16,10 @@ MAX_DOCUMENT_BYTES = 6 * 1024 * 1024
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class _Loader(yaml.SafeLoader):
+class StrictLoader(yaml.SafeLoader):
     """SafeLoader that rejects a key repeated in one mapping: PyYAML would keep the last one
-    silently, which hides exactly the kind of typo a config check is for."""
+    silently, which hides exactly the kind of typo a config check is for. Subclasses add tags
+    (``proxy.templates`` reads CloudFormation's ``!Ref`` and friends)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[tuple[str, str]] = set()
@@ -38,8 +39,11 @@ def _fail(label: str, message: str) -> ConfigError:
     return ConfigError([Problem(label, "", message)])
 
 
-def read_document(path: str | os.PathLike[str], label: str) -> Any:
-    """The parsed document at ``path``; problems are reported against ``label``."""
+def read_document(
+    path: str | os.PathLike[str], label: str, loader: type[StrictLoader] = StrictLoader
+) -> Any:
+    """The parsed document at ``path``; problems are reported against ``label``. YAML is read
+    with ``loader``."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_DOCUMENT_BYTES + 1)
@@ -54,7 +58,7 @@ def read_document(path: str | os.PathLike[str], label: str) -> Any:
         raise _fail(label, f"is not UTF-8 text (bad byte at offset {e.start})") from None
     if text.lstrip().startswith(("{", "[")):
         return _parse_json(text, label)
-    return _parse_yaml(text, label)
+    return _parse_yaml(text, label, loader)
 
 
 def _parse_json(text: str, label: str) -> Any:
@@ -66,9 +70,9 @@ def _parse_json(text: str, label: str) -> Any:
         raise _fail(label, "invalid JSON: nested too deeply") from None
 
 
-def _parse_yaml(text: str, label: str) -> Any:
+def _parse_yaml(text: str, label: str, loader: type[StrictLoader]) -> Any:
     try:
-        return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+        return yaml.load(text, Loader=loader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as e:
         where = ""
         if e.problem_mark is not None:

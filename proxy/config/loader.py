@@ -57,7 +57,7 @@ from proxy.config.model import (
     UsagePlan,
     UsagePlanStage,
 )
-from proxy.config.openapi import load_definition, resource_path_error
+from proxy.config.openapi import load_definition, read_definition, resource_path_error
 from proxy.errors import ConfigError, Problem
 from proxy.functions.arn import BadFunctionUri, is_lambda_uri, resolve, stage_variables_in
 
@@ -335,13 +335,16 @@ class _Reader:
         return record(
             {
                 "id": Field(_ID, True),
-                "definition": Field(then(string(min_len=1), self.definition), True),
+                "definition": Field(self.definition, True),
                 "stages": Field(map_of(_STAGE, key=string(r"[A-Za-z0-9_-]+", max_len=128))),
             },
             post=self.api_post,
         )
 
-    def definition(self, ck: Checker, path: PathT, relative: str) -> tuple[str, ApiDefinition]:
+    def definition(self, ck: Checker, path: PathT, value: Any) -> tuple[str, ApiDefinition]:
+        if isinstance(value, dict):
+            return self.document_definition(ck, path, value)
+        relative: str = string(min_len=1)(ck, path, value)
         label = os.path.normpath(os.path.join(self.base_label, relative))
         if label in self.definitions:
             known = self.definitions[label]
@@ -359,6 +362,19 @@ class _Reader:
             raise Invalid from None
         self.definitions[label] = loaded
         return loaded
+
+    @staticmethod
+    def document_definition(ck: Checker, path: PathT, doc: dict[Any, Any]
+                            ) -> tuple[str, ApiDefinition]:
+        """An OpenAPI document given in place of a file name (a template's API, translated
+        by ``proxy.templates``); its problems name it ``CONFIG#apis[i].definition``."""
+        label = f"{ck.file}#{format_path(path)}"
+        inner = Checker(label)
+        try:
+            return label, read_definition(inner, doc)
+        except Invalid:
+            ck.problems.extend(inner.problems)
+            raise
 
     def api_post(self, ck: Checker, path: PathT, values: dict[str, Any]) -> ApiConfig:
         label, definition = values["definition"]
@@ -634,13 +650,18 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     ``env`` (default ``os.environ``) may override ``storage.url`` (``SLUICE_STORAGE_URL``)
     and ``server.listen`` (``SLUICE_LISTEN``). Raises ``ConfigError`` with every problem.
     """
+    # Imported here: proxy.templates reads with proxy.config's own modules, so importing it
+    # while proxy.config initialises would be circular.
+    from proxy.templates import TemplateLoader, prepare_document
+
     label = os.fspath(path)
     env = os.environ if env is None else env
     problems: list[Problem] = []
     overrides = _env_overrides(env, problems)
     config: Config | None = None
     try:
-        doc = read_document(path, label)
+        # a template (CONTRACT 9), or a config naming templates, becomes a config document
+        doc, origins = prepare_document(read_document(path, label, TemplateLoader), label, env)
     except ConfigError as e:
         problems[:0] = e.problems
         raise ConfigError(problems) from None
@@ -653,7 +674,8 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         if values is not INVALID:
             config = Config(label, **values)
     if ck.problems or problems or config is None:
-        raise ConfigError(ck.problems + problems)
+        found = ck.problems + problems
+        raise ConfigError(found if origins is None else origins.rewrite(found, label))
     if "url" in overrides:
         config = replace(config, storage=replace(config.storage, url=overrides["url"]))
     if "listen" in overrides:

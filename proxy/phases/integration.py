@@ -30,9 +30,21 @@ async def integrate(invoker: Invoker, ctx: RequestContext) -> Outcome:
 def responder(invoker: Invoker, whole: bool = False) -> Responder:
     """``whole``: a backend body still arriving is read whole before the response goes out
     (what compression needs), instead of being relayed as it arrives."""
+    timed = invoker.type_name != "MOCK"
+    invoke = invoker.invoke
 
     async def respond(ctx: RequestContext) -> web.StreamResponse:
-        outcome = await integrate(invoker, ctx)
+        # integrate()'s timing inline: one coroutine frame fewer on every proxied request
+        # (~1.5k of ~320k instructions, callgrind); the cache path calls integrate()
+        began = time.perf_counter()
+        try:
+            outcome = await invoke(ctx)
+        except IntegrationTimeout:
+            ctx.integration_status = 504
+            raise
+        finally:
+            if timed:
+                ctx.integration_latency_ms = (time.perf_counter() - began) * 1000
         if outcome.upstream is None:  # the body is in memory: no coroutine to send it
             return buffered(ctx, outcome.status, outcome.headers, outcome.body or b"",
                             outcome.content_type_default, outcome.clean)

@@ -34,7 +34,8 @@ def keyless(services: Services, account: Bucket, stage_bucket: Bucket | None) ->
         decision = limiter.decide_now(buckets, None)
         if decision is None:
             return _decide(limiter, buckets, None, metrics)
-        _verdict(decision, metrics)
+        if not decision.allowed or decision.degraded:  # the common case needs no call
+            _verdict(decision, metrics)
         return None
 
     return decide
