@@ -34,6 +34,16 @@ Try:
   curl -i -X POST -d '{"type":"cat","price":9.5}' http://127.0.0.1:8080/prod/lambda/pets
   curl -i http://127.0.0.1:8080/prod/lambda/fails          # 502: the function raised
   curl -i 'http://127.0.0.1:8080/prod/lambda/slow?seconds=5'  # 502: past its 3 s timeout
+  curl -i 'http://127.0.0.1:8080/prod/templated/pets?type=dog'  # HTTP with VTL templates
+  curl -i -H 'Content-Type: application/json' -d '{"kind":"cat","price":5}' \\
+       http://127.0.0.1:8080/prod/templated/pets          # request template -> backend -> 201
+  curl -i -H 'Content-Type: application/json' -d '{"type":"bird"}' \\
+       http://127.0.0.1:8080/prod/validated/pets          # 400: header, then body model
+  curl -i -H 'x-client: me' -H 'Content-Type: application/json' \\
+       -d '{"type":"cat","price":3}' http://127.0.0.1:8080/prod/validated/pets
+  curl -i -X OPTIONS -H 'Origin: http://localhost:3000' \\
+       -H 'Access-Control-Request-Method: POST' http://127.0.0.1:8080/prod/pets  # CORS
+  curl -s --compressed -D- -o /dev/null http://127.0.0.1:8080/prod/anything/$(printf 'x%.0s' {1..1100})
   curl -s http://127.0.0.1:8081/metrics | grep sluice_requests_total
 """, flush=True)
     gateway = subprocess.Popen([sys.executable, "-m", "proxy", "serve", config])

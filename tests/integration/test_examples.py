@@ -1,5 +1,6 @@
 """The example `make run` serves (examples/sluice.yaml), run as `sluice serve` with the example
-backend: its HTTP_PROXY, MOCK, API key and Lambda routes answer as its printed hints say."""
+backend: its HTTP_PROXY, MOCK, API key, Lambda, templated HTTP, validated and CORS routes answer
+as its printed hints say."""
 
 from __future__ import annotations
 
@@ -62,3 +63,48 @@ async def test_the_example_serves_each_kind_of_route(example: GatewayProcess) ->
         assert await get("/lambda/fails") == (502, {"message": "Internal server error"})
         status, slept = await get("/lambda/slow?seconds=0")
         assert status == 200 and slept["slept"] == 0  # type: ignore[index]
+
+
+async def test_the_example_templated_validated_and_cors_routes(example: GatewayProcess) -> None:
+    base = f"{example.url}/prod"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(20):  # the backend may still be starting
+            async with http.get(base + "/templated/pets?type=dog") as r:
+                if r.status == 200:
+                    doc = await r.json()
+                    break
+        assert doc == {"count": 1, "stage": "prod", "pets": [
+            {"id": "1", "label": "dog for 249.99", "premium": True}]}
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
+        async with http.post(base + "/templated/pets", json={"kind": "cat", "price": 5}) as r:
+            assert r.status == 201
+            created = await r.json()
+            assert created["type"] == "cat" and isinstance(created["created"], int)
+        async with http.post(base + "/templated/pets", data="kind=cat",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"}) as r:
+            assert r.status == 415
+        # validation: the header first, then the body against the Pet model
+        async with http.post(base + "/validated/pets", json={"type": "cat", "price": 5}) as r:
+            assert r.status == 400
+            assert (await r.json())["message"] == "Missing required request parameters: [x-client]"
+        async with http.post(base + "/validated/pets", json={"type": "bird", "price": 1},
+                             headers={"x-client": "docs"}) as r:
+            assert r.status == 400
+            doc = await r.json()
+            assert doc["message"] == "Invalid request body"
+            assert "bird" in doc["detail"] and "enum" in doc["detail"]
+            assert r.headers["Access-Control-Allow-Origin"] == "*"
+        async with http.post(base + "/validated/pets", json={"type": "fish", "price": 1},
+                             headers={"x-client": "docs"}) as r:
+            assert r.status == 201
+        # CORS preflight as a browser sends it
+        async with http.options(base + "/pets", headers={
+                "Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type"}) as r:
+            assert r.status == 200
+            assert r.headers["Access-Control-Allow-Methods"] == "GET,POST,OPTIONS"
+            assert r.headers["Access-Control-Allow-Origin"] == "*"
+        # compression: the API compresses bodies of 1 KB or more
+        async with http.get(base + "/anything/" + "x" * 1100,
+                            headers={"Accept-Encoding": "gzip"}) as r:
+            assert r.status == 200 and r.headers["Content-Encoding"] == "gzip"
