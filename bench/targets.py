@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.upstream import UpstreamSettings, body_of
+from bench.upstream import REFERENCE_BODY, REFERENCE_PATH, UpstreamSettings, body_of
 
 __all__ = ["Process", "StartError", "Supervisor", "free_port"]
 
@@ -190,8 +190,12 @@ class Supervisor:
     def nginx_upstream(self, body_bytes: int) -> str:
         port = free_port()
         body = body_of(body_bytes).decode()
+        # nginx reads \\ and \' as escapes in a quoted string
+        reference = REFERENCE_BODY.decode().replace("\\", "\\\\").replace("'", "\\'")
         server = (f"server {{ listen {HOST}:{port}; location / {{ "
-                  f"default_type application/json; return 200 '{body}'; }} }}")
+                  f"default_type application/json; return 200 '{body}'; }} "
+                  f"location = {REFERENCE_PATH} {{ "
+                  f"default_type application/json; return 200 '{reference}'; }} }}")
         return self._nginx("nginx-upstream", port, server)
 
     def nginx_proxy(self, upstream: str, keepalive: int = 128) -> str:

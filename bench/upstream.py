@@ -3,6 +3,8 @@
 ``latency_ms`` delays every response; paths under ``slow_prefix`` wait ``slow_ms`` instead
 (the slow-backend scenario sends a share of its requests there). The app counts the requests
 it answered under ``REQUESTS`` so tests can compare a driver's figures with what arrived.
+``REFERENCE_PATH`` answers the VTL reference pair's backend body (ten results for the response
+template, ``bench/micro/vtl_reference.py``), as the nginx upstream does.
 
     python -m bench.upstream [--host 127.0.0.1] [--port 0] [--body-bytes 256] [--latency-ms 0]
                              [--slow-prefix /slow/] [--slow-ms 0]
@@ -19,7 +21,13 @@ from dataclasses import dataclass
 import uvloop
 from aiohttp import web
 
-__all__ = ["REQUESTS", "UpstreamSettings", "body_of", "main", "make_app"]
+from bench.micro.vtl_reference import RESPONSE_BODY
+
+__all__ = ["REFERENCE_BODY", "REFERENCE_PATH", "REQUESTS", "UpstreamSettings", "body_of", "main",
+           "make_app"]
+
+REFERENCE_PATH = "/reference/results"
+REFERENCE_BODY = RESPONSE_BODY.encode()
 
 REQUESTS = web.AppKey("requests", list[int])
 
@@ -54,7 +62,8 @@ def make_app(settings: UpstreamSettings) -> web.Application:
         delay = slow_delay if slow_prefix and request.path.startswith(slow_prefix) else base_delay
         if delay > 0:
             await asyncio.sleep(delay)
-        return web.Response(body=body, content_type="application/json")
+        return web.Response(body=REFERENCE_BODY if request.path == REFERENCE_PATH else body,
+                            content_type="application/json")
 
     app.router.add_route("*", "/{tail:.*}", handle)
     return app

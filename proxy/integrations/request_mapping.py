@@ -32,7 +32,13 @@ from urllib.parse import unquote
 from proxy.bounded_log import BoundedLog
 from proxy.config.model import Integration
 from proxy.context import ContextView, RequestContext
-from proxy.encoding import BinaryMediaTypes, convert, media_type, request_conversion
+from proxy.encoding import (
+    BinaryMediaTypes,
+    Conversion,
+    convert,
+    media_type,
+    request_conversion,
+)
 from proxy.errors import ApiConfigurationError, UnparsableBody, UnsupportedMediaType
 from proxy.headers import (
     MAPPED_DROP,
@@ -168,6 +174,9 @@ def _compile_request_source(expr: str, stage_variables: Mapping[str, str]) -> _S
     return lambda c, _doc: getter(c)
 
 
+_NO_DOC = BodyDoc(b"")  # for a method whose mappings read no body
+
+
 class RequestMapping:
     """The request side of one non-proxy method, compiled at deployment load."""
 
@@ -240,15 +249,18 @@ class RequestMapping:
             data = await request_body.decoded(headers.get("Content-Encoding"))
         conversion = request_conversion(self._binary.matches_content_type(content_type),
                                         self._content_handling)
-        if data:
-            data = convert(data, conversion)
         params = MethodParams(ctx)
         overrides = Overrides()
         if template is not None:
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:  # a binary payload cannot enter a template
-                raise ApiConfigurationError() from None
+            if conversion is Conversion.TEXT:  # one decode, U+FFFD for what is not UTF-8
+                text = data.decode("utf-8", "replace")
+            else:
+                if data:
+                    data = convert(data, conversion)
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError:  # a binary payload cannot enter a template
+                    raise ApiConfigurationError() from None
             try:
                 rendered = template.render(Inputs(
                     text, params.path, params.querystring, params.headers, ContextView(ctx),
@@ -257,8 +269,8 @@ class RequestMapping:
                 raise render_error(err, True, ctx.request_id) from None
             body = rendered.text.encode("utf-8", "replace")  # lone surrogates: "?"
         else:
-            body = data
-        doc = BodyDoc(data)
+            body = data = convert(data, conversion) if data else data
+        doc = BodyDoc(data) if self._reads_body else _NO_DOC
         path = {}
         for name, source in self._path_params:
             value = source(ctx, doc)

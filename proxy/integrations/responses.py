@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from proxy.config.model import IntegrationResponse
 from proxy.context import ContextView, RequestContext, value
@@ -40,6 +41,7 @@ from proxy.vtl import Inputs, Template, TemplateRuntimeError, response_overrides
 __all__ = ["IntegrationResponses", "Selected"]
 
 _JSON = "application/json"
+_NO_RESPONSE_OVERRIDES: dict[str, Any] = {"header": {}, "status": None}
 
 
 class _Backend:
@@ -171,18 +173,20 @@ class IntegrationResponses:
             else:  # the DG's "Undefined" rows: text stays text (not UTF-8: U+FFFD, as AWS)
                 conversion = response_conversion(False, False, entry.content_handling)
             body = convert(body, conversion)
-        backend = _Backend(headers, BodyDoc(body))
         out: list[tuple[str, str]] = []
-        for name, source in entry.params:
-            got = source(ctx, backend)
-            if got is not None:
-                out.append((name, got))
+        if entry.params:
+            backend = _Backend(headers, BodyDoc(body))
+            for name, source in entry.params:
+                got = source(ctx, backend)
+                if got is not None:
+                    out.append((name, got))
         chosen = entry.template_for(accept)
         content_type = _JSON
         if chosen is not None:
             content_type, template = chosen
             body = self._render(ctx, template, body, mapped)
-        overrides = response_overrides(mapped.overrides.response)
+        written = mapped.overrides.response
+        overrides = _NO_RESPONSE_OVERRIDES if written is None else response_overrides(written)
         status = entry.status
         wanted = overrides["status"]
         # AWS ignores an override that is not a status; a 1xx cannot end an HTTP exchange

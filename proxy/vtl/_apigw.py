@@ -310,7 +310,12 @@ class ContextObject(Opaque):
         return [self.vtl_prop(k) for k in self._map]
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def wrap_context(value: Any) -> Any:
+    if type(value) in _SCALARS:  # nearly every read: no ABC check (~0.3 us)
+        return value
     if isinstance(value, Mapping):
         return ContextObject(value)
     if isinstance(value, list | tuple):

@@ -125,15 +125,19 @@ class Template:
 
 def request_overrides(req: Any) -> dict[str, dict[str, Any]]:
     """``{"header": ..., "path": ..., "querystring": ...}`` of a requestOverride map."""
-    return {k: override_result(req[k]) if req is not None and isinstance(req.get(k), dict)
-            else {} for k in ("header", "path", "querystring")}
+    if req is None:  # most renders: no override written
+        return {"header": {}, "path": {}, "querystring": {}}
+    return {k: override_result(req[k]) if isinstance(req.get(k), dict) else {}
+            for k in ("header", "path", "querystring")}
 
 
 def response_overrides(resp: Any) -> dict[str, Any]:
     """``{"header": ..., "status": int | None}`` of a responseOverride map."""
+    if resp is None:
+        return {"header": {}, "status": None}
     return {"header": override_result(resp["header"])
-            if resp is not None and isinstance(resp.get("header"), dict) else {},
-            "status": override_status(resp.get("status")) if resp is not None else None}
+            if isinstance(resp.get("header"), dict) else {},
+            "status": override_status(resp.get("status"))}
 
 
 def compile_template(source: str) -> Template:
