@@ -86,18 +86,25 @@ def render_error(err: TemplateRuntimeError, request_side: bool, request_id: str)
 
 
 class _Lazy(Mapping[str, str]):
-    """A mapping built on first use."""
+    """The query string (``headers`` False) or the headers of a request, as a mapping built
+    on first use."""
 
-    __slots__ = ("_build", "_d")
+    __slots__ = ("_ctx", "_d", "_headers")
 
-    def __init__(self, build: Callable[[], dict[str, str]]) -> None:
-        self._build = build
+    def __init__(self, ctx: RequestContext, headers: bool) -> None:
+        self._ctx = ctx
+        self._headers = headers
         self._d: dict[str, str] | None = None
 
     def _dict(self) -> dict[str, str]:
         d = self._d
         if d is None:
-            d = self._d = self._build()
+            ctx = self._ctx
+            if self._headers:
+                assert ctx.request is not None
+                d = self._d = dict(ctx.request.headers.items())
+            else:
+                d = self._d = _query(ctx.query_string)
         return d
 
     def __getitem__(self, key: str) -> str:
@@ -124,17 +131,16 @@ def _query(raw: str) -> dict[str, str]:
 
 
 class MethodParams:
-    """The method request's parameters as templates read them (request and response
-    templates alike), each mapping made when first read."""
+    """The method request's parameters and ``$context`` as templates read them (request and
+    response templates alike), each mapping made when first read."""
 
-    __slots__ = ("headers", "path", "querystring")
+    __slots__ = ("context", "headers", "path", "querystring")
 
     def __init__(self, ctx: RequestContext) -> None:
-        request = ctx.request
-        assert request is not None
         self.path = ctx.path_params
-        self.querystring = _Lazy(lambda: _query(ctx.query_string))
-        self.headers = _Lazy(lambda: dict(request.headers.items()))
+        self.querystring = _Lazy(ctx, False)
+        self.headers = _Lazy(ctx, True)
+        self.context = ContextView(ctx)
 
 
 class MappedRequest:
@@ -246,7 +252,10 @@ class RequestMapping:
         request_body = ctx.body
         if request_body is not None and (template is None or template.uses_input
                                          or self._reads_body):
-            data = await request_body.decoded(headers.get("Content-Encoding"))
+            data = request_body.data  # type: ignore[assignment]
+            coding = headers.get("Content-Encoding") if data else None
+            if data is None or coding is not None:  # to read or to decode: await it
+                data = await request_body.decoded(coding)
         conversion = request_conversion(self._binary.matches_content_type(content_type),
                                         self._content_handling)
         params = MethodParams(ctx)
@@ -263,7 +272,7 @@ class RequestMapping:
                     raise ApiConfigurationError() from None
             try:
                 rendered = template.render(Inputs(
-                    text, params.path, params.querystring, params.headers, ContextView(ctx),
+                    text, params.path, params.querystring, params.headers, params.context,
                     self._stage_variables, overrides))
             except TemplateRuntimeError as err:
                 raise render_error(err, True, ctx.request_id) from None

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from proxy.config.model import IntegrationResponse
-from proxy.context import ContextView, RequestContext, value
+from proxy.context import RequestContext, value
 from proxy.encoding import convert, media_type, response_conversion
 from proxy.errors import ApiConfigurationError
 from proxy.headers import METHOD_RESPONSE_DROP, MOCK_REMAP, NON_PROXY_REMAP, header_safe
@@ -231,7 +231,7 @@ class IntegrationResponses:
         params = mapped.params
         try:
             rendered = template.render(Inputs(
-                text, params.path, params.querystring, params.headers, ContextView(ctx),
+                text, params.path, params.querystring, params.headers, params.context,
                 self._stage_variables, mapped.overrides))
         except TemplateRuntimeError as err:
             raise render_error(err, False, ctx.request_id) from None
