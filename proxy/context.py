@@ -262,9 +262,13 @@ def value(ctx: RequestContext, name: str) -> str | None:
 def typed(ctx: RequestContext, variable: Variable) -> Any:
     """``$context.{name}`` as a mapping template sees it: numbers as numbers, text as text,
     None when unset."""
-    if variable.attr is None:
+    attr = variable.attr
+    if attr is None:
         return None
     kind = variable.kind
+    if kind == "id" or kind == "text":  # most reads ($context.requestId, .stage): inline
+        raw = getattr(ctx, attr)
+        return None if raw is None or raw == "" else raw if type(raw) is str else str(raw)
     if kind in ("int", "status"):
         raw = getattr(ctx, variable.attr)
         return None if raw is None or (kind == "status" and not raw) else raw

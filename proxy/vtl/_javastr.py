@@ -235,14 +235,22 @@ def escape_javascript(s: str) -> str:
     escaped with a backslash, other controls and everything above 0x7e as \\uXXXX (upper-case
     hex, UTF-16 code units)."""
     if s.isascii():
-        # str.translate escapes ASCII in C: 0.49 us for 'Result "1"' against 0.92 us for
-        # re.sub with a Python callback per escape (timeit); a string with nothing to escape
-        # is returned after one search (0.16 us)
-        return s.translate(_ASCII_ESCAPES) if _NEEDS_ESCAPE.search(s) else s
+        if s.isprintable():  # no control characters: at most the four below to escape
+            # a str.replace per character present: 0.3 us for 'Result "1"' against 0.85 us
+            # for str.translate and 0.92 us for re.sub with a callback (timeit)
+            if "\\" in s:
+                s = s.replace("\\", "\\\\")
+            if "'" in s:
+                s = s.replace("'", "\\'")
+            if '"' in s:
+                s = s.replace('"', '\\"')
+            if "/" in s:
+                s = s.replace("/", "\\/")
+            return s
+        return s.translate(_ASCII_ESCAPES)
     return _ESCAPE_ANY.sub(_escape_one, s)
 
 
-_NEEDS_ESCAPE = re.compile(r"['\"\\/\x00-\x1f\x7f]")
 _ESCAPE_ANY = re.compile(r"['\"\\/\x00-\x1f]|[^\x00-\x7f]")
 _SHORT = {"'": "\\'", '"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f",
           "\n": "\\n", "\r": "\\r", "\t": "\\t"}
