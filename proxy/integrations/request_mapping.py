@@ -8,7 +8,8 @@ Per request, in AWS's order:
    passes the body through or answers 415 UNSUPPORTED_MEDIA_TYPE (spec 8.2);
 2. the body with its ``Content-Encoding`` undone, converted by ``contentHandling`` and
    ``binaryMediaTypes`` (spec 10.2: a binary body becomes base64 text for CONVERT_TO_TEXT, a
-   text body base64-decoded for CONVERT_TO_BINARY, a decode failure 500);
+   text body base64-decoded for CONVERT_TO_BINARY, a decode failure 500); a conversion toward
+   text comes before the template, one toward binary decodes the template's output;
 3. the template rendered: ``$input`` over that body and the method request's parameters,
    ``$context`` (``proxy.context.ContextView``), ``$stageVariables``; a body a template cannot
    read as JSON is AWS's 400 ``Could not parse request body into json: ...``, any other
@@ -261,10 +262,11 @@ class RequestMapping:
         params = MethodParams(ctx)
         overrides = Overrides()
         if template is not None:
+            # toward text before the template (it reads the base64), toward binary after it
             if conversion is Conversion.TEXT:  # one decode, U+FFFD for what is not UTF-8
                 text = data.decode("utf-8", "replace")
             else:
-                if data:
+                if data and conversion is Conversion.BASE64_ENCODE:
                     data = convert(data, conversion)
                 try:
                     text = data.decode("utf-8")
@@ -277,6 +279,8 @@ class RequestMapping:
             except TemplateRuntimeError as err:
                 raise render_error(err, True, ctx.request_id) from None
             body = rendered.text.encode("utf-8", "replace")  # lone surrogates: "?"
+            if body and conversion is Conversion.BASE64_DECODE:
+                body = convert(body, conversion)
         else:
             body = data = convert(data, conversion) if data else data
         doc = BodyDoc(data) if self._reads_body else _NO_DOC

@@ -16,10 +16,14 @@ method: which one a backend answer selects and the method response it becomes (s
   own headers do not pass (recorded: a non-proxy method response carries only its mapped
   headers). Names AWS reserves come back as ``x-amzn-Remapped-*`` (``proxy.headers``).
 - **Body**: the backend payload converted by the entry's ``contentHandling`` and the API's
-  ``binaryMediaTypes`` (against the request's first ``Accept`` type), then rendered by the
+  ``binaryMediaTypes`` (against the request's first ``Accept`` type), and rendered by the
   template chosen by the request's ``Accept`` media types, else ``application/json``, else
   the first; its key is the response's ``Content-Type`` unless a mapping sets one (without a
-  template: ``application/json``, as AWS answers).
+  template: ``application/json``, as AWS answers). A conversion toward text (base64-encoding a
+  binary payload) comes before the template, so ``$input.body`` is the base64 text; one toward
+  binary (base64-decoding) comes after it, so a template may pick the base64 text out of a
+  JSON answer (``$input.path('$.body')`` with CONVERT_TO_BINARY, the pattern users of Lambda
+  custom integrations report working on AWS).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 
 from proxy.config.model import IntegrationResponse
 from proxy.context import RequestContext, value
-from proxy.encoding import convert, media_type, response_conversion
+from proxy.encoding import Conversion, convert, media_type, response_conversion
 from proxy.errors import ApiConfigurationError
 from proxy.headers import METHOD_RESPONSE_DROP, MOCK_REMAP, NON_PROXY_REMAP, header_safe
 from proxy.integrations.base import MethodScope, Outcome
@@ -163,15 +167,17 @@ class IntegrationResponses:
         assert request is not None
         accept = request.headers.get("Accept")
         binary = self._binary
-        if body:
-            if binary.configured:
-                content_type = next((v for k, v in headers if k.lower() == "content-type"),
-                                    None)
-                conversion = response_conversion(binary.matches_content_type(content_type),
-                                                 binary.matches_accept(accept),
-                                                 entry.content_handling)
-            else:  # the DG's "Undefined" rows: text stays text (not UTF-8: U+FFFD, as AWS)
-                conversion = response_conversion(False, False, entry.content_handling)
+        if binary.configured:
+            content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
+            conversion = response_conversion(binary.matches_content_type(content_type),
+                                             binary.matches_accept(accept),
+                                             entry.content_handling)
+        else:  # the DG's "Undefined" rows: text stays text (not UTF-8: U+FFFD, as AWS)
+            conversion = response_conversion(False, False, entry.content_handling)
+        # toward text before the template (it reads base64), toward binary after it (it may
+        # pick the base64 text out of a JSON answer: $input.path('$.body'))
+        decode_after = conversion is Conversion.BASE64_DECODE
+        if body and not decode_after:
             body = convert(body, conversion)
         out: list[tuple[str, str]] = []
         if entry.params:
@@ -185,6 +191,8 @@ class IntegrationResponses:
         if chosen is not None:
             content_type, template = chosen
             body = self._render(ctx, template, body, mapped)
+        if decode_after and body:
+            body = convert(body, conversion)
         written = mapped.overrides.response
         overrides = _NO_RESPONSE_OVERRIDES if written is None else response_overrides(written)
         status = entry.status

@@ -55,11 +55,15 @@ def backend_app() -> web.Application:
     async def b64text(request: web.Request) -> web.Response:
         return web.Response(text=base64.b64encode(PNG).decode(), content_type="text/plain")
 
+    async def b64json(request: web.Request) -> web.Response:
+        return web.json_response({"body": base64.b64encode(PNG).decode()})
+
     app = web.Application()
     app.router.add_route("*", "/results", results)
     app.router.add_route("*", "/image", image)
     app.router.add_route("*", "/text", text)
     app.router.add_route("*", "/b64text", b64text)
+    app.router.add_route("*", "/b64json", b64json)
     app.router.add_route("*", "/{tail:.*}", echo)
     return app
 
@@ -208,6 +212,13 @@ API: dict[str, Any] = {
             responses={"default": {"statusCode": "200", "contentHandling": "CONVERT_TO_BINARY",
                                    "responseParameters": {
                                        "method.response.header.Content-Type": "'image/png'"}}}))},
+        "/to-binary-templated": {"get": _op(_http(
+            "/b64json", httpMethod="GET",
+            responses={"default": {"statusCode": "200", "contentHandling": "CONVERT_TO_BINARY",
+                                   "responseTemplates": {"image/png": "$input.path('$.body')"}}}))},
+        "/upload-templated": {"post": _op(_http(
+            "/echo", contentHandling="CONVERT_TO_BINARY",
+            requestTemplates={"application/json": "$input.path('$.data')"}))},
         "/to-binary-bad": {"get": _op(_http(
             "/text", httpMethod="GET",
             responses={"default": {"statusCode": "200",
@@ -459,6 +470,10 @@ async def test_binary_request_round_trips(gw: Any) -> None:
     async with client.post(f"{url}/b64", data=base64.b64encode(PNG),
                            headers={"Content-Type": "text/plain"}) as resp:
         assert base64.b64decode((await _json(resp))["body_b64"]) == PNG
+    # a template's base64 output decoded for the backend (CONVERT_TO_BINARY after the template)
+    async with client.post(f"{url}/upload-templated",
+                           json={"data": base64.b64encode(PNG).decode()}) as resp:
+        assert base64.b64decode((await _json(resp))["body_b64"]) == PNG
     # not base64: 500, as the DG says a failed conversion answers
     async with client.post(f"{url}/b64", data=b"not base64!",
                            headers={"Content-Type": "text/plain"}) as resp:
@@ -479,6 +494,11 @@ async def test_binary_response_round_trips(gw: Any) -> None:
         assert base64.b64decode((await _json(resp))["png"]) == PNG
     # CONVERT_TO_BINARY: the backend's base64 text reaches the client as bytes
     async with client.get(f"{url}/to-binary") as resp:
+        assert resp.headers["Content-Type"] == "image/png"
+        assert await resp.read() == PNG
+    # the template picks the base64 text out of JSON, then it is decoded (decode after)
+    async with client.get(f"{url}/to-binary-templated", headers={"Accept": "image/png"}) \
+            as resp:
         assert resp.headers["Content-Type"] == "image/png"
         assert await resp.read() == PNG
     async with client.get(f"{url}/to-binary-bad") as resp:
