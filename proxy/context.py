@@ -270,10 +270,10 @@ def typed(ctx: RequestContext, variable: Variable) -> Any:
         raw = getattr(ctx, attr)
         return None if raw is None or raw == "" else raw if type(raw) is str else str(raw)
     if kind in ("int", "status"):
-        raw = getattr(ctx, variable.attr)
+        raw = getattr(ctx, attr)
         return None if raw is None or (kind == "status" and not raw) else raw
     if kind == "millis":
-        raw = getattr(ctx, variable.attr)
+        raw = getattr(ctx, attr)
         return None if raw is None else round(raw)
     if kind == "elapsed":
         return round(elapsed_ms(ctx))

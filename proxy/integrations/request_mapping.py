@@ -53,7 +53,6 @@ from proxy.integrations.mapped_body import BodyDoc, BodySource, compile_body_sou
 from proxy.integrations.params import compile_source
 from proxy.vtl import (
     BAD_REQUEST_BODY,
-    Inputs,
     Overrides,
     Template,
     TemplateRuntimeError,
@@ -273,12 +272,12 @@ class RequestMapping:
                 except UnicodeDecodeError:  # a binary payload cannot enter a template
                     raise ApiConfigurationError() from None
             try:
-                rendered = template.render(Inputs(
+                rendered = template.render_text(
                     text, params.path, params.querystring, params.headers, params.context,
-                    self._stage_variables, overrides))
+                    self._stage_variables, overrides)
             except TemplateRuntimeError as err:
                 raise render_error(err, True, ctx.request_id) from None
-            body = rendered.text.encode("utf-8", "replace")  # lone surrogates: "?"
+            body = rendered.encode("utf-8", "replace")  # lone surrogates: "?"
             if body and conversion is Conversion.BASE64_DECODE:
                 body = convert(body, conversion)
         else:

@@ -40,7 +40,7 @@ from proxy.headers import METHOD_RESPONSE_DROP, MOCK_REMAP, NON_PROXY_REMAP, hea
 from proxy.integrations.base import MethodScope, Outcome
 from proxy.integrations.mapped_body import BodyDoc, compile_body_source
 from proxy.integrations.request_mapping import MappedRequest, compiled, render_error
-from proxy.vtl import Inputs, Template, TemplateRuntimeError, response_overrides
+from proxy.vtl import Template, TemplateRuntimeError, response_overrides
 
 __all__ = ["IntegrationResponses", "Selected"]
 
@@ -238,10 +238,10 @@ class IntegrationResponses:
             raise ApiConfigurationError() from None
         params = mapped.params
         try:
-            rendered = template.render(Inputs(
+            rendered = template.render_text(
                 text, params.path, params.querystring, params.headers, params.context,
-                self._stage_variables, mapped.overrides))
+                self._stage_variables, mapped.overrides)
         except TemplateRuntimeError as err:
             raise render_error(err, False, ctx.request_id) from None
-        return rendered.text.encode("utf-8", "replace")  # lone surrogates: "?"
+        return rendered.encode("utf-8", "replace")  # lone surrogates: "?"
 

@@ -97,14 +97,35 @@ class Template:
         self._uses_stage_variables = "stageVariables" in gen.names
 
     def render(self, inputs: Inputs) -> RenderResult:
+        carry = inputs.overrides
+        context = Context(inputs.context, carry) if self._uses_context else None
+        text = self._run(context, inputs.body, inputs.path_params, inputs.querystring,
+                         inputs.headers, inputs.stage_variables)
+        if carry is None and context is not None:
+            req, resp = context.request_override, context.response_override
+        else:
+            req, resp = (carry.request, carry.response) if carry is not None else (None, None)
+        return RenderResult(text, request_overrides(req), response_overrides(resp))
+
+    def render_text(self, body: str, path_params: Mapping[str, str],
+                    querystring: Mapping[str, str], headers: Mapping[str, str],
+                    context: Mapping[str, Any], stage_variables: Mapping[str, str],
+                    overrides: Overrides) -> str:
+        """``render`` for a caller that keeps the overrides itself (its own ``Overrides``):
+        the text only, without an ``Inputs`` or a ``RenderResult`` to build (2.2 of the 4 us
+        a render of a one-line template costs, timeit)."""
+        return self._run(Context(context, overrides) if self._uses_context else None, body,
+                         path_params, querystring, headers, stage_variables)
+
+    def _run(self, context: Context | None, body: str, path_params: Mapping[str, str],
+             querystring: Mapping[str, str], headers: Mapping[str, str],
+             stage_variables: Mapping[str, str]) -> str:
         # only what the template names is built (3 us of the 6 an empty render cost)
-        context = Context(inputs.context, inputs.overrides) if self._uses_context else None
         try:
-            text = self._fn(
-                Input(inputs.body, inputs.path_params, inputs.querystring, inputs.headers)
-                if self.uses_input else None,
+            text: str = self._fn(
+                Input(body, path_params, querystring, headers) if self.uses_input else None,
                 _UTIL, context,
-                JMap(inputs.stage_variables) if self._uses_stage_variables else None,
+                JMap(stage_variables) if self._uses_stage_variables else None,
                 _Counters())
         except TemplateRuntimeError:
             raise
@@ -115,12 +136,7 @@ class Template:
         except Exception as err:
             # a Java exception in AWS's Velocity (bad index, bad number, bad regex): 500
             raise TemplateRuntimeError(f"{type(err).__name__}: {err}") from err
-        carry = inputs.overrides
-        if carry is None and context is not None:
-            req, resp = context.request_override, context.response_override
-        else:
-            req, resp = (carry.request, carry.response) if carry is not None else (None, None)
-        return RenderResult(text, request_overrides(req), response_overrides(resp))
+        return text
 
 
 def request_overrides(req: Any) -> dict[str, dict[str, Any]]:

@@ -69,6 +69,11 @@ def test_overrides_carry_from_the_request_template_to_the_response_template() ->
     assert second.response_override == {"header": {"H": "h"}, "status": 201}
     # without a carrier each render starts empty
     assert response.render(Inputs()).text == "/"
+    # render_text: the same text, the overrides kept in the caller's carrier
+    kept = Overrides()
+    assert request.render_text("", {}, {}, {}, {}, {}, kept) == ""
+    assert response.render_text("", {}, {}, {}, {}, {}, kept) == "kept/a"
+    assert kept.response is not None and kept.response["header"] == {"H": "h"}
 
 
 @pytest.mark.parametrize(("payload", "code"), [
