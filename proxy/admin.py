@@ -20,8 +20,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 from aiohttp import web
 
-from ratelimit.quota import period_bounds
-from ratelimit.registry import (
+from ratelimit import (
     BadRequest,
     KeyRecord,
     NotFound,
@@ -29,6 +28,7 @@ from ratelimit.registry import (
     PlanStage,
     Registry,
     RegistryError,
+    period_bounds,
     plan_stage,
 )
 

@@ -16,18 +16,17 @@ from proxy.config.model import (
     UsagePlan,
     UsagePlanStage,
 )
-from ratelimit.registry import (
+from ratelimit.records import (
     BadRequest,
     Conflict,
     KeyRecord,
     Mutation,
     NotFound,
-    Registry,
-    RegistryStore,
     plan_stage,
 )
-from ratelimit.storage.registry_memory import MemoryRegistryStore
-from ratelimit.storage.registry_redis import RedisRegistryStore
+from ratelimit.registry import Registry
+from ratelimit.storage.registry import MemoryRegistryStore, RegistryStore
+from ratelimit.storage.registry.redis import RedisRegistryStore
 
 ALICE = "alice-0123456789abcdefghij"
 BOB = "bob-0123456789abcdefghijkl"
