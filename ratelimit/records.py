@@ -1,9 +1,9 @@
 """The registry's shared types: its records, the state snapshot a store holds, the mutation a
 commit writes, and its errors.
 
-A leaf module (it imports nothing of ``ratelimit``): the ``Registry`` (``ratelimit.registry``)
-and the stores that keep its state (``ratelimit.storage.registry``) both import it, and
-neither imports the other.
+A leaf module (of ``ratelimit`` it imports only the quota period type): the ``Registry``
+(``ratelimit.registry``) and the stores that keep its state (``ratelimit.storage.registry``)
+both import it, and neither imports the other.
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
+from ratelimit.quota import QuotaPeriod
+
 Throttle = tuple[float, int]  # (rateLimit, burstLimit)
 Quota = tuple[int, str, int]  # (limit, period, offset): as given; checked when a plan is built
+PlanQuota = tuple[int, QuotaPeriod, int]  # a plan's quota, checked
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -78,7 +81,7 @@ class PlanRecord:
     description: str | None = None
     api_stages: tuple[PlanStage, ...] = ()
     throttle: Throttle | None = None
-    quota: Quota | None = None
+    quota: PlanQuota | None = None
     key_ids: frozenset[str] = frozenset()
 
     def covers(self, api_id: str, stage: str) -> bool:

@@ -24,13 +24,14 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from ratelimit.clock import Clock, SystemClock
-from ratelimit.quota import PERIODS
+from ratelimit.quota import is_period
 from ratelimit.records import (
     BadRequest,
     Conflict,
     KeyRecord,
     Mutation,
     NotFound,
+    PlanQuota,
     PlanRecord,
     PlanStage,
     Quota,
@@ -476,14 +477,15 @@ def _build_plan(
         stages.append(PlanStage(s.api_id, s.stage, MappingProxyType(limits)))
     if throttle is not None:
         throttle = _check_throttle(throttle, "throttle")
+    checked: PlanQuota | None = None
     if quota is not None:
         limit, period, offset = quota
-        if limit < 0 or int(limit) != limit or period not in PERIODS or offset < 0:
+        if limit < 0 or int(limit) != limit or not is_period(period) or offset < 0:
             raise BadRequest(
                 "quota: limit must be an integer >= 0, period DAY | WEEK | MONTH, offset >= 0"
             )
-        quota = (int(limit), period, int(offset))
-    return PlanRecord(plan_id, name, description, tuple(stages), throttle, quota, key_ids)
+        checked = (int(limit), period, int(offset))
+    return PlanRecord(plan_id, name, description, tuple(stages), throttle, checked, key_ids)
 
 
 def _seed(
