@@ -1,7 +1,9 @@
 """The load-testing harness: drivers count what the server saw, the report keeps its contract.
 
 Each driver runs 1-2 s against an in-process aiohttp upstream on a loopback port that counts
-what it answered; ``compare`` and ``run`` run end to end as real subprocesses.
+what it answered; ``compare`` and ``run`` run end to end as real subprocesses. The tests that
+start processes and drive load through them are marked ``slow`` (``make test-quick`` leaves
+them out; ``make test`` runs them).
 """
 
 from __future__ import annotations
@@ -153,6 +155,7 @@ async def test_asyncio_status_histogram_matches_the_server() -> None:
 # ---- wrk driver -------------------------------------------------------------------------
 
 @needs_wrk
+@pytest.mark.slow
 async def test_wrk_counts_what_upstream_answered(
         upstream: tuple[web.Application, str]) -> None:
     app, url = upstream
@@ -170,6 +173,7 @@ async def test_wrk_counts_what_upstream_answered(
 
 
 @needs_wrk
+@pytest.mark.slow
 async def test_wrk_script_sends_methods_headers_bodies_and_counts_statuses() -> None:
     app = _status_app()
     runner, url = await _serve(app)
@@ -291,6 +295,7 @@ async def _bench(*args: str, limit_s: float = 45.0) -> tuple[int, str]:
     return proc.returncode, out.decode()
 
 
+@pytest.mark.slow
 async def test_compare_writes_contract_json_and_plots(tmp_path: Path) -> None:
     targets = ["direct", "naive-aiohttp"] + (["nginx"] if shutil.which("nginx") else [])
     code, out = await _bench(
@@ -312,6 +317,7 @@ async def test_compare_writes_contract_json_and_plots(tmp_path: Path) -> None:
     assert "naive-aiohttp" in out  # the table
 
 
+@pytest.mark.slow
 async def test_compare_reverses_target_order_in_odd_rounds(tmp_path: Path) -> None:
     code, out = await _bench(
         "compare", "--scenarios", "proxy", "--duration", "1", "--repeats", "3",
@@ -327,6 +333,7 @@ async def test_compare_reverses_target_order_in_odd_rounds(tmp_path: Path) -> No
         (first[0], "#3"), (first[1], "#3")]
 
 
+@pytest.mark.slow
 async def test_compare_interleave_alternates_rounds_across_scenarios(tmp_path: Path) -> None:
     code, out = await _bench(
         "compare", "--scenarios", "proxy,bare", "--duration", "1", "--repeats", "2",
@@ -342,6 +349,7 @@ async def test_compare_interleave_alternates_rounds_across_scenarios(tmp_path: P
     assert [(r["scenario"], r["repeats"]) for r in doc["runs"]] == [("proxy", 2), ("bare", 2)]
 
 
+@pytest.mark.slow
 async def test_run_drives_an_existing_deployment(
         upstream: tuple[web.Application, str], tmp_path: Path) -> None:
     app, url = upstream
@@ -455,6 +463,7 @@ def _cmdline(pid: int) -> str:
         return "?"
 
 
+@pytest.mark.slow
 async def test_compare_interrupted_stops_every_process_it_started(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench", "compare", "--scenarios", "proxy", "--duration", "20",
@@ -519,6 +528,7 @@ def test_admitted_summary_compares_with_a_fresh_bucket() -> None:
     assert out["admitted_vs_expected"] == pytest.approx(5300 / 5250, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_idle_connections_are_held_and_measured() -> None:
     from bench.idle import run as idle
 
@@ -537,6 +547,7 @@ def test_slope_per_minute_is_least_squares() -> None:
     assert slope_per_minute([(0, 5.0)]) == 0.0
 
 
+@pytest.mark.slow
 def test_soak_samples_the_gateway_under_a_mixed_load() -> None:
     from bench.soak import run as soak
 
