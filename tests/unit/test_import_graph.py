@@ -212,14 +212,7 @@ def test_the_packages_are_all_read() -> None:
 @pytest.mark.parametrize(
     "package",
     [
-        pytest.param(
-            "proxy",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the circle through proxy/context.py and proxy/deployment.py, which the "
-                "request pipeline's reshaping (issue 14) removes; drop this mark with it",
-            ),
-        ),
+        "proxy",
         "proxy.upstream",
         "ratelimit",
         "cache",
