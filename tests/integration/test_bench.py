@@ -29,6 +29,7 @@ from bench.drivers.base import LoadSettings, RequestSpec, RunResult
 from bench.report import aggregate, validate_report
 from bench.scenario import discover, load, render_config
 from bench.upstream import REQUESTS, UpstreamSettings, make_app
+from tests.support.processes import descendants
 
 ROOT = Path(__file__).resolve().parents[2]
 needs_wrk = pytest.mark.skipif(not wrk.available(), reason="wrk is not installed")
@@ -365,23 +366,6 @@ async def test_run_drives_an_existing_deployment(
     assert sample["warmup_requests"] + run["requests"] + run["errors"] == app[REQUESTS][0]
 
 
-def _descendants(pid: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    out: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier}
-        out |= frontier
-    return out
-
-
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -481,7 +465,7 @@ async def test_compare_interrupted_stops_every_process_it_started(tmp_path: Path
             assert line, "compare exited early"
         children: set[int] = set()
         for _ in range(100):
-            children = _descendants(proc.pid)
+            children = descendants(proc.pid)
             if len(children) >= 2:  # upstream (nginx: master and worker) and naive proxy
                 break
             await asyncio.sleep(0.05)
