@@ -84,6 +84,11 @@ RESPONSE_REMAP = frozenset({"connection", "content-length", "date", "server", "x
 RESPONSE_DROP = (HOP_BY_HOP - {"connection"}) | {"x-amz-apigw-id", "x-amzn-trace-id"}
 
 
+# Set by the gateway on every response, so an integration's header of the same name is dropped
+# (proxy.respond; a non-proxy method response drops them in its own pass).
+GATEWAY_OWN = frozenset({"x-amzn-requestid", "x-amz-apigw-id", "x-amzn-trace-id",
+                         "content-length", "date", "connection", "transfer-encoding"})
+
 # Remapped names, computed once: "content-length" -> "x-amzn-Remapped-Content-Length".
 _REMAPPED = {
     "connection": "x-amzn-Remapped-Connection",

@@ -18,6 +18,7 @@ from proxy.bounded_log import BoundedLog
 from proxy.context import RequestContext
 from proxy.errors import GatewayError, QuotaExceeded, Throttled, UpstreamError
 from proxy.gateway_responses import StageGatewayResponses
+from proxy.headers import GATEWAY_OWN
 from proxy.integrations.base import Outcome
 from proxy.response import RawResponse
 
@@ -33,8 +34,7 @@ _DEFAULT_RESPONSES = StageGatewayResponses({}, {})
 _TRACED = frozenset({"INTEGRATION_TIMEOUT", "INTEGRATION_FAILURE", "API_CONFIGURATION_ERROR"})
 # Set by the gateway on every response, so an integration's header of the same name is dropped
 # (aiohttp's header dict used to overwrite it the same way).
-_GATEWAY_OWN = frozenset({"x-amzn-requestid", "x-amz-apigw-id", "x-amzn-trace-id",
-                          "content-length", "date", "connection", "transfer-encoding"})
+_GATEWAY_OWN = GATEWAY_OWN
 _ERROR_OWN = _GATEWAY_OWN - {"x-amzn-trace-id"}
 
 

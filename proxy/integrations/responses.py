@@ -36,7 +36,13 @@ from proxy.config.model import IntegrationResponse
 from proxy.context import RequestContext, value
 from proxy.encoding import Conversion, convert, media_type, response_conversion
 from proxy.errors import ApiConfigurationError
-from proxy.headers import METHOD_RESPONSE_DROP, MOCK_REMAP, NON_PROXY_REMAP, header_safe
+from proxy.headers import (
+    GATEWAY_OWN,
+    METHOD_RESPONSE_DROP,
+    MOCK_REMAP,
+    NON_PROXY_REMAP,
+    header_safe,
+)
 from proxy.integrations.base import MethodScope, Outcome
 from proxy.integrations.mapped_body import BodyDoc, compile_body_source
 from proxy.integrations.request_mapping import MappedRequest, compiled, render_error
@@ -218,17 +224,18 @@ class IntegrationResponses:
             if not header_safe(name, v):  # a template's header with CR/LF or a bad name
                 raise ApiConfigurationError()
             lname = name.lower()
-            if lname in METHOD_RESPONSE_DROP:
-                continue
             renamed = remap.get(lname)
             if renamed is not None:
                 final.append((renamed, v))
+                continue
+            if lname in METHOD_RESPONSE_DROP or lname in GATEWAY_OWN:
                 continue
             has_type = has_type or lname == "content-type"
             final.append((name, v))
         if not has_type:
             final.append(("Content-Type", content_type))
-        return Outcome(status, final, body, None, False, False)
+        # clean: no name the gateway sets itself, the Content-Type resolved (one pass here)
+        return Outcome(status, final, body, None, False, True)
 
     def _render(self, ctx: RequestContext, template: Template, body: bytes,
                 mapped: MappedRequest) -> bytes:

@@ -180,6 +180,7 @@ API: dict[str, Any] = {
                 "method.response.header.Date": "'Sun, 06 Nov 1994 08:49:37 GMT'",
                 "method.response.header.User-Agent": "'agent'",
                 "method.response.header.Content-Type": "'text/x-mapped'",
+                "method.response.header.x-amzn-RequestId": "'not-the-gateways'",
             }}}))},
         "/accept": {"get": _op(_http(
             "/text", httpMethod="GET",
@@ -412,6 +413,9 @@ async def test_response_parameters_and_remapped_headers(gw: Any) -> None:
         assert "Server" not in h
         # the backend's own headers do not pass
         assert "X-Backend" not in h and "Access-Control-Allow-Origin" not in h
+        # the gateway's own ids win over a mapping of the same name
+        assert h.getall("x-amzn-RequestId") != ["not-the-gateways"]
+        assert len(h.getall("x-amzn-RequestId")) == 1
 
 
 async def test_response_template_by_accept(gw: Any) -> None:
