@@ -53,7 +53,16 @@ def _aws(fn: str, **extra: Any) -> dict[str, Any]:
 API: dict[str, Any] = {
     "openapi": "3.0.1",
     "info": {"title": "lambda", "version": "1"},
+    "x-amazon-apigateway-binary-media-types": ["image/png"],
     "paths": {
+        # binary in, base64 through the function, binary out
+        "/image": {"post": _aws(
+            "echo", contentHandling="CONVERT_TO_TEXT",
+            requestTemplates={"image/png": '{"b64": "$input.body"}'},
+            responses={"default": {
+                "statusCode": "200", "contentHandling": "CONVERT_TO_BINARY",
+                "responseParameters": {"method.response.header.Content-Type": "'image/png'"},
+                "responseTemplates": {"image/png": "$input.path('$.b64')"}}})},
         "/test": {"get": {
             **_aws("echo", requestTemplates={
                 "application/json": '{"param1": "$input.params(\'param1\')"}'}),
@@ -180,3 +189,13 @@ async def test_no_function_and_a_get_integration_method_answer_500(gw: Any) -> N
         async with client.get(f"{url}{path}") as resp:
             assert resp.status == 500, path
             assert await resp.read() == b'{"message": "Internal server error"}'
+
+
+async def test_a_binary_round_trip_through_a_function(gw: Any) -> None:
+    url, client = gw
+    png = bytes(range(256)) * 4
+    async with client.post(f"{url}/image", data=png,
+                           headers={"Content-Type": "image/png", "Accept": "image/png"}) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"] == "image/png"
+        assert await resp.read() == png
