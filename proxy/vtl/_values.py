@@ -135,8 +135,11 @@ def java_double(d: float) -> str:
 
 def render(x: Any) -> str:
     """A value as printed into the template output (null prints nothing)."""
-    if type(x) is str:
-        return x
+    t = type(x)
+    if t is str:
+        return x  # type: ignore[no-any-return]
+    if t is int:  # ids and counts: no second call
+        return str(x)
     if x is None:
         return ""
     return jstr(x)
