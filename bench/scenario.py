@@ -190,10 +190,16 @@ def load(path: str | Path) -> Scenario:
 
 
 def _absolute_definitions(config: dict[str, Any], base: Path) -> None:
+    """Paths in a scenario's config (definitions, functions' code) are relative to the
+    scenario file; the config is written elsewhere, so they are made absolute."""
     for api in config.get("apis", []):
         definition = api.get("definition")
         if isinstance(definition, str) and not Path(definition).is_absolute():
             api["definition"] = str((base / definition).resolve())
+    for function in (config.get("functions") or {}).values():
+        code = function.get("codeUri") if isinstance(function, dict) else None
+        if isinstance(code, str) and not Path(code).is_absolute():
+            function["codeUri"] = str((base / code).resolve())
 
 
 def _substitute(value: Any, names: dict[str, str]) -> Any:

@@ -30,6 +30,10 @@ Try:
   curl -i http://127.0.0.1:8080/prod/orders                # 403: needs an API key
   curl -i -H 'x-api-key: alice-0123456789abcdefghij' http://127.0.0.1:8080/prod/orders
   curl -i http://127.0.0.1:8080/prod/anything/else         # {proxy+} to the backend
+  curl -i http://127.0.0.1:8080/prod/lambda/pets           # AWS_PROXY: a local Python function
+  curl -i -X POST -d '{"type":"cat","price":9.5}' http://127.0.0.1:8080/prod/lambda/pets
+  curl -i http://127.0.0.1:8080/prod/lambda/fails          # 502: the function raised
+  curl -i 'http://127.0.0.1:8080/prod/lambda/slow?seconds=5'  # 502: past its 3 s timeout
   curl -s http://127.0.0.1:8081/metrics | grep sluice_requests_total
 """, flush=True)
     gateway = subprocess.Popen([sys.executable, "-m", "proxy", "serve", config])

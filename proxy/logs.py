@@ -26,10 +26,17 @@ _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 }
 
 
+_second = -1
+_second_text = ""
+
+
 def _timestamp(record: logging.LogRecord) -> str:
+    global _second, _second_text
     seconds = int(record.created)
-    millis = int((record.created - seconds) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    if seconds != _second:  # strftime once a second: most lines share one
+        _second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _second = seconds
+    return f"{_second_text}.{int((record.created - seconds) * 1000):03d}Z"
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
@@ -77,6 +84,14 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
         raise ValueError(f"log level {level!r}: allowed are {', '.join(LEVELS)}")
     if fmt not in FORMATS:
         raise ValueError(f"log format {fmt!r}: allowed are {', '.join(FORMATS)}")
+    # Neither format shows the caller, the thread or the process: without these a record does
+    # not walk the stack to find its caller nor look up its thread and process (a line per
+    # Lambda invocation made three records, 39% of a warm AWS_PROXY request's instructions
+    # at INFO: 711k against 437k with them off, callgrind)
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _SluiceHandler)]:
         root.removeHandler(old)

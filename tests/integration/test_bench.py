@@ -7,6 +7,7 @@ what it answered; ``compare`` and ``run`` run end to end as real subprocesses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -430,12 +431,21 @@ print(leaked, interrupted)
 async def test_an_interrupt_while_a_child_starts_never_orphans_it(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", _SPAWN_UNDER_INTERRUPTS, "150", "7", cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_default_sigint)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
     leaked, interrupted = map(int, out.split())
     assert interrupted == 150  # every interrupt reached the caller, none was swallowed
     assert leaked == 0
+
+
+def _default_sigint() -> None:
+    """In the child: SIGINT as a terminal would deliver it. A job started in the background by
+    a non-interactive shell inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt: these tests would fail (and the interrupted compare orphan children)
+    only because of how the suite was started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _cmdline(pid: int) -> str:
@@ -450,7 +460,8 @@ async def test_compare_interrupted_stops_every_process_it_started(tmp_path: Path
         sys.executable, "-m", "bench", "compare", "--scenarios", "proxy", "--duration", "20",
         "--repeats", "1", "--connections", "2", "--driver", "asyncio", "--targets",
         "naive-aiohttp,direct", "--no-progress", cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_default_sigint, start_new_session=True)
     assert proc.stderr is not None
     try:
         # the scenario's line comes before its targets start, so the interrupt may land while
@@ -469,8 +480,9 @@ async def test_compare_interrupted_stops_every_process_it_started(tmp_path: Path
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.wait(), 20)
     finally:
-        if proc.returncode is None:
-            proc.kill()
+        if proc.returncode is None:  # the test failed: leave no process of the group behind
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
     assert proc.returncode == 130
     left = {pid: _cmdline(pid) for pid in children if _alive(pid)}

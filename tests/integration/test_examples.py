@@ -1,0 +1,64 @@
+"""The example `make run` serves (examples/sluice.yaml), run as `sluice serve` with the example
+backend: its HTTP_PROXY, MOCK, API key and Lambda routes answer as its printed hints say."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.support.gateway import GatewayProcess
+from tests.support.redis_server import free_port
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Iterator[GatewayProcess]:
+    """The example on free ports: the backend's port put where the config names 9001."""
+    copy = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    port = free_port()
+    config = copy / "sluice.yaml"
+    config.write_text(config.read_text().replace("127.0.0.1:9001", f"127.0.0.1:{port}"))
+    backend = subprocess.Popen([sys.executable, str(copy / "backend.py"), "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    gateway = GatewayProcess(config)
+    try:
+        gateway.start()
+        yield gateway
+    finally:
+        gateway.stop()
+        backend.terminate()
+        backend.wait(10)
+
+
+async def test_the_example_serves_each_kind_of_route(example: GatewayProcess) -> None:
+    base = f"{example.url}/prod"
+    async with aiohttp.ClientSession() as http:
+        async def get(path: str, **kw: object) -> tuple[int, object]:
+            async with http.get(base + path, **kw) as r:  # type: ignore[arg-type]
+                return r.status, await r.json(content_type=None)
+
+        for _ in range(20):  # the backend may still be starting
+            status, pets = await get("/pets")
+            if status == 200:
+                break
+        assert status == 200 and isinstance(pets, list) and pets
+        assert (await get("/health"))[0] == 200
+        assert (await get("/orders"))[0] == 403
+        assert (await get("/orders", headers={"x-api-key": "alice-0123456789abcdefghij"}))[0] \
+            == 200
+        status, lambda_pets = await get("/lambda/pets")
+        assert status == 200 and lambda_pets == [{"id": "1", "type": "dog", "price": 249.99}]
+        async with http.post(base + "/lambda/pets", json={"type": "cat", "price": 9.5}) as r:
+            assert r.status == 201 and (await r.json())["type"] == "cat"
+        assert (await get("/lambda/pets/2"))[1] == {"id": "2", "type": "cat", "price": 9.5}
+        assert await get("/lambda/fails") == (502, {"message": "Internal server error"})
+        status, slept = await get("/lambda/slow?seconds=0")
+        assert status == 200 and slept["slept"] == 0  # type: ignore[index]
