@@ -461,8 +461,8 @@ class _Reader:
         naming a user pool that ``cognito.userPools`` lacks (CONTRACT 8); True if any."""
         bad = False
         for authorizer in definition.authorizers.values():
-            at = (*definition.security_schemes_at, authorizer.name,
-                  "x-amazon-apigateway-authorizer")
+            at: PathT = (*definition.security_schemes_at, authorizer.name,
+                         "x-amazon-apigateway-authorizer")
             uri = authorizer.authorizer_uri
             if uri is None or stage_variables_in(uri):
                 continue  # a name from a stage variable is looked up per request (500)
