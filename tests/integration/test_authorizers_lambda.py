@@ -200,7 +200,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
 
 async def test_an_allowed_token_reaches_the_function_with_its_principal_and_context(
         api: Api) -> None:
-    status, headers, event = await api.get("/pets", Authorization="alice")
+    status, _headers, event = await api.get("/pets", Authorization="alice")
     assert status == 200
     authorizer = event["requestContext"]["authorizer"]
     # context values stringified as $context.authorizer.* shows them
@@ -237,7 +237,7 @@ async def test_the_function_s_own_answers(api: Api) -> None:
 
 async def test_a_timeout_is_a_configuration_error(api: Api) -> None:
     # the function's own timeout (1 s) passes while it sleeps 2 s
-    status, headers, body = await api.get("/pets", Authorization="slow")
+    status, _headers, body = await api.get("/pets", Authorization="slow")
     assert (status, body) == (500, {"message": None})
     assert (await api.get("/pets", Authorization="alice"))[0] == 200  # a new instance serves
 
