@@ -112,6 +112,8 @@ def _definition(*, key_source: str = "HEADER", policy: dict[str, Any] | None = N
                                "type": "request", "authorizerUri": _uri("request"),
                                "authorizerResultTtlInSeconds": 0}},
             "api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"},
+            "byvar": _token_scheme("${stageVariables.authfn}"),
+            "novar": _token_scheme("${stageVariables.nofn}"),
         }},
         "paths": {
             "/pets": _echo(tok),
@@ -121,6 +123,8 @@ def _definition(*, key_source: str = "HEADER", policy: dict[str, Any] | None = N
             "/tenants/{id}": _echo({"req": []}, params=["id"]),
             "/anyone": _echo({"reqnocache": []}),
             "/open": _echo(),
+            "/byvar": _echo({"byvar": []}),
+            "/novar": _echo({"novar": []}),
         },
     }
     if policy is not None:
@@ -142,7 +146,8 @@ def _write(tmp_path: Path, definition: dict[str, Any]) -> Path:
     config.write_text(yaml.safe_dump({
         "server": {"listen": "127.0.0.1:0", "adminListen": "127.0.0.1:0"},
         "apis": [{"id": "authz", "definition": "api.yaml",
-                  "stages": {"prod": {"variables": {"v": "1"}}}}],
+                  "stages": {"prod": {"variables": {"v": "1", "authfn": "token",
+                                                    "nofn": "nothere"}}}}],
         "functions": {
             "token": {"handler": "auth.token", "codeUri": "fn", "environment": env,
                       "timeout": 1},
@@ -289,6 +294,15 @@ async def test_concurrent_requests_with_one_token_share_one_call(api: Api) -> No
     assert len(api.calls()) == 1
 
 
+async def test_a_function_named_by_a_stage_variable(api: Api) -> None:
+    assert (await api.get("/byvar", Authorization="alice"))[0] == 200
+    assert len(api.calls()) == 1
+    # a stage variable naming no configured function: 500, as AWS answers a missing function
+    status, headers, body = await api.get("/novar", Authorization="alice")
+    assert (status, body) == (500, {"message": None})
+    assert headers["x-amzn-ErrorType"] == "AuthorizerConfigurationException"
+
+
 # --- REQUEST -------------------------------------------------------------------------------
 
 
@@ -305,7 +319,7 @@ async def test_the_request_event_and_the_cache_key_of_every_identity_source(api:
     assert call["multiValueHeaders"]["X-User"] == ["alice"]
     assert call["queryStringParameters"] == {"tenant": "acme", "x": "1"}
     assert call["pathParameters"] == {"id": "7"}
-    assert call["stageVariables"] == {"v": "1"}
+    assert call["stageVariables"] == {"v": "1", "authfn": "token", "nofn": "nothere"}
     assert call["requestContext"]["requestId"] == headers["x-amzn-RequestId"]
     assert call["requestContext"]["resourcePath"] == "/tenants/{id}"
     # the same identity sources: cached, whatever else differs
