@@ -68,7 +68,7 @@ class CustomAuthorizer(Authorizer):
                                           validation=definition.validation, ttl_seconds=ttl)
         self._ttl = ttl
         self._cache = ResultCache(ttl, clock=scope.shared.monotonic)
-        self._calls: dict[Hashable, asyncio.Future[AuthorizerResult]] = {}
+        self._calls: dict[Hashable, asyncio.Future[_Answer | AuthError]] = {}
         self._stage_variables = scope.stage_variables
         self._target: FunctionTarget | None = None
         self._function: Function | None = None
@@ -104,7 +104,7 @@ class CustomAuthorizer(Authorizer):
                 return _apply(state, cached)
             waiting = self._calls.get(key)
             if waiting is not None:  # the same identity is being authorized: share the call
-                return _after(waiting, state)
+                return _after(waiting, state, shared=True)
         if self._identity.type == "TOKEN":
             event = token_event(token, state.method_arn)
         else:
@@ -115,62 +115,68 @@ class CustomAuthorizer(Authorizer):
                 stage_variables=self._stage_variables, request_context=request_context(ctx))
         return self._call(ctx, state, key, orjson.dumps(event))
 
-    async def _call(self, ctx: RequestContext, state: AuthState, key: Hashable | None,
-                    event: bytes) -> Decision:
-        if key is None:  # no cache: nothing to share
-            return _apply(state, await self._invoke(ctx, state, event))
-        future: asyncio.Future[AuthorizerResult] = asyncio.get_running_loop().create_future()
-        self._calls[key] = future
-        try:
-            result = await self._invoke(ctx, state, event)
-        except BaseException as exc:
-            if isinstance(exc, Exception):
-                future.set_exception(exc)
-                future.exception()  # retrieved: the waiters raise it themselves
-            else:
-                future.cancel()
-            raise
-        finally:
-            del self._calls[key]
-        self._cache.put(key, result)
-        future.set_result(result)
-        return _apply(state, result)
+    def _call(self, ctx: RequestContext, state: AuthState, key: Hashable | None,
+              event: bytes) -> Awaitable[Decision]:
+        call = asyncio.ensure_future(self._invoke(event, ctx.trace_id, state.method_arn))
+        if key is not None:
+            # the call belongs to no one request: a requester that leaves does not cancel it
+            # for the others waiting on it, and its answer is cached whoever is still there
+            self._calls[key] = call
+            call.add_done_callback(lambda done: self._settle(key, done))
+        return _after(call, state)
 
-    async def _invoke(self, ctx: RequestContext, state: AuthState,
-                      event: bytes) -> AuthorizerResult:
+    def _settle(self, key: Hashable, done: asyncio.Future[_Answer | AuthError]) -> None:
+        del self._calls[key]
+        if not done.cancelled() and done.exception() is None:
+            answer = done.result()
+            if isinstance(answer, _Answer):
+                self._cache.put(key, answer.result)
+
+    async def _invoke(self, event: bytes, trace_id: str, method_arn: str) -> _Answer | AuthError:
+        """The function's answer, or the error the requests get (not raised: every waiter
+        raises its own copy)."""
         function, target = self._function, self._target
         if self._broken or function is None or target is None:
-            state.error = "authorizer function not found"
-            raise AuthorizerConfigurationError
+            return self._failed(method_arn, "its function is not in the config's functions")
         deadline = asyncio.get_running_loop().time() + AUTHORIZER_TIMEOUT_S
         start = time.perf_counter()
         try:
-            result = await function.invoke(event, deadline=deadline, trace_id=ctx.trace_id,
+            result = await function.invoke(event, deadline=deadline, trace_id=trace_id,
                                            function_arn=target.arn)
         except (NoInstance, FunctionUnavailable) as exc:
-            state.integration_latency_ms = (time.perf_counter() - start) * 1000.0
-            return self._failed(state, f"not called: {exc}")
-        state.integration_latency_ms = (time.perf_counter() - start) * 1000.0
-        state.request_id = result.request_id
+            return self._failed(method_arn, f"not called: {exc}")
+        latency = (time.perf_counter() - start) * 1000.0
         if result.function_error is not None:
             error = _error_document(result.payload)
             answer = function_error(error)
             if not isinstance(answer, AuthorizerConfigurationError):
-                raise answer  # "Unauthorized": 401, as the function asked
+                return answer  # "Unauthorized": 401, as the function asked
             kind = error.get("errorType") if isinstance(error, dict) else None
-            return self._failed(state, f"the function failed ({kind or result.function_error})")
+            return self._failed(method_arn,
+                                f"the function failed ({kind or result.function_error})")
         try:
-            return parse_output(result.payload)
+            parsed = parse_output(result.payload)
         except AuthError:
-            return self._failed(state, "its answer is not an authorizer output (principalId, "
-                                "policyDocument, context of strings, numbers and booleans)")
+            return self._failed(method_arn, "its answer is not an authorizer output (principalId,"
+                                " policyDocument, context of strings, numbers and booleans)")
+        return _Answer(parsed, latency, result.request_id)
 
-    def _failed(self, state: AuthState, why: str) -> AuthorizerResult:
+    def _failed(self, method_arn: str, why: str) -> AuthError:
         # Why, for the operator (AWS writes "Execution failed due to configuration error:
         # Authorizer error" to the execution log); never the token or the event.
-        log.warning("authorizer %s (%s): %s", self.definition.name, state.method_arn, why)
-        state.error = "Authorizer error"
-        raise AuthorizerConfigurationError
+        log.warning("authorizer %s (%s): %s", self.definition.name, method_arn, why)
+        return AuthorizerConfigurationError()
+
+
+class _Answer:
+    """A function's valid answer and the call's facts for ``$context.authorizer.*``."""
+
+    __slots__ = ("latency_ms", "request_id", "result")
+
+    def __init__(self, result: AuthorizerResult, latency_ms: float, request_id: str) -> None:
+        self.result = result
+        self.latency_ms = latency_ms
+        self.request_id = request_id
 
 
 def _error_document(payload: bytes) -> Any:
@@ -187,5 +193,14 @@ def _apply(state: AuthState, result: AuthorizerResult) -> Decision:
     return result.policy.evaluate(state.method_arn)
 
 
-async def _after(waiting: Awaitable[AuthorizerResult], state: AuthState) -> Decision:
-    return _apply(state, await asyncio.shield(waiting))
+async def _after(call: asyncio.Future[_Answer | AuthError], state: AuthState, *,
+                 shared: bool = False) -> Decision:
+    answer = await asyncio.shield(call)
+    if isinstance(answer, AuthError):
+        if isinstance(answer, AuthorizerConfigurationError):
+            state.error = "Authorizer error"
+        raise type(answer)(answer.message, error_type=answer.error_type)
+    if not shared:  # a request that joined another's call made none itself
+        state.integration_latency_ms = answer.latency_ms
+        state.request_id = answer.request_id
+    return _apply(state, answer.result)

@@ -18,6 +18,7 @@ import yaml
 
 from proxy.authorizers import AuthorizerServices
 from tests.support.gateway import RunningGateway, run_gateway
+from tests.support.waiting import eventually
 
 ACCOUNT = "123456789012"
 KEY = "alice-0123456789abcdefghij"
@@ -47,6 +48,9 @@ def token(event, context):
         return _policy("x", "Allow", api + "/*", context={"nested": {"a": 1}})
     if tok == "slow":
         time.sleep(float(os.environ.get("SLOW", "2")))
+    if tok == "gated":  # answers once the test opens the gate
+        while not os.path.exists(os.environ["CALLS"] + ".gate"):
+            time.sleep(0.005)
     if tok.startswith("deny"):
         return _policy("user-" + tok, "Deny", api + "/*", context={"tier": "none"})
     if tok.startswith("pets-only"):
@@ -301,6 +305,21 @@ async def test_a_function_named_by_a_stage_variable(api: Api) -> None:
     status, headers, body = await api.get("/novar", Authorization="alice")
     assert (status, body) == (500, {"message": None})
     assert headers["x-amzn-ErrorType"] == "AuthorizerConfigurationException"
+
+
+async def test_a_caller_that_leaves_mid_call_still_leaves_its_answer_cached_for_others(
+        api: Api) -> None:
+    first = asyncio.ensure_future(api.get("/pets", Authorization="gated"))
+    await eventually(lambda: len(api.calls()) == 1, what="the authorizer called")
+    first.cancel()  # the first caller goes away while its call is in flight
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    second = asyncio.ensure_future(api.get("/pets", Authorization="gated"))
+    await asyncio.sleep(0)
+    (api.calls_file.parent / "calls.jsonl.gate").touch()
+    assert (await second)[0] == 200
+    assert (await api.get("/pets", Authorization="gated"))[0] == 200  # cached
+    assert len(api.calls()) == 1
 
 
 # --- REQUEST -------------------------------------------------------------------------------
