@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 import yaml
+from multidict import CIMultiDict
 
+from bench.scenario import discover, render_config
+from proxy.auth import CognitoAuthorizer, Jwks, UserPool
 from proxy.config import load_config
 from proxy.config.model import AwsSettings
 from proxy.deployment import compile_deployment
@@ -185,3 +188,16 @@ def test_a_template_s_pseudo_parameters_are_the_region_and_account(tmp_path: Pat
     env = {"SLUICE_PARAMETER_OVERRIDES": '{"AWS::Region": "eu-west-3", '
                                          '"AWS::AccountId": "111122223333"}'}
     assert load_config(template, env=env).aws == AwsSettings("eu-west-3", "111122223333")
+
+
+async def test_the_bench_s_auth_scenarios_load_and_their_token_verifies(tmp_path: Path) -> None:
+    scenarios = {s.name: s for s in discover(["auth-none", "auth-token", "auth-cognito"])}
+    for scenario in scenarios.values():
+        path = tmp_path / f"{scenario.name}.yaml"
+        path.write_text(yaml.safe_dump(render_config(scenario, "127.0.0.1:9")))
+        config = load_config(path, env={})
+    [(arn, pool)] = config.cognito.user_pools.items()
+    cognito = CognitoAuthorizer([(UserPool.from_arn(arn), Jwks(pool.jwks))])
+    headers = CIMultiDict(scenarios["auth-cognito"].mix[0].headers)
+    claims = await cognito.authenticate(headers)
+    assert claims.token_use == "id" and claims.expires > 4_000_000_000
