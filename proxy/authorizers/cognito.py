@@ -8,6 +8,8 @@ loaded yet or lacks the token's key id.
 
 from __future__ import annotations
 
+from multidict import MultiMapping
+
 from proxy.auth import ALLOW, CognitoAuthorizer, CognitoClaims, Decision, UserPool
 from proxy.authorizers.base import Authorizer, AuthorizerScope, Verdict
 from proxy.config.model import AuthorizerDef
@@ -41,8 +43,8 @@ class CognitoUserPoolAuthorizer(Authorizer):
             return ALLOW
         return self._verify(state, request.headers, scopes)
 
-    async def _verify(self, state: AuthState, headers: object,
+    async def _verify(self, state: AuthState, headers: MultiMapping[str],
                       scopes: frozenset[str]) -> Decision:
-        verified: CognitoClaims = await self._cognito.authenticate(headers, scopes)  # type: ignore[arg-type]
+        verified: CognitoClaims = await self._cognito.authenticate(headers, scopes)
         state.claims = verified.claims
         return ALLOW

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable
 
 from proxy._types import Phase
-from proxy.auth import authorize
+from proxy.auth import NO_DECISION, Decision, authorize
 from proxy.authorizers import StageAuth
 from proxy.config.model import MethodAuthorization
 from proxy.context import AuthState, RequestContext
@@ -31,11 +31,11 @@ __all__ = ["phase"]
 def phase(method: MethodAuthorization, auth: StageAuth) -> Phase | None:
     """The method's authorizer phase, or None when it has no authorizer and the stage no
     resource policy."""
-    kind = method.authorization_type
     policy = auth.policy
-    if kind == "NONE" or method.authorizer is None:
+    if method.authorizer is None:
         return None if policy is None else _policy_only(auth)
     authorizer = auth.authorizer(method.authorizer.name)
+    kind = authorizer.kind
     scopes = frozenset(method.authorization_scopes)
     # the policy's first-phase answer stands unless it names principals (then it is asked
     # again with the caller: an IAM signer, or anonymous)
@@ -43,13 +43,13 @@ def phase(method: MethodAuthorization, auth: StageAuth) -> Phase | None:
     account = auth.account_id
     method_arn = auth.method_arn
 
-    def decide(state: AuthState, ctx: RequestContext, decision: str) -> None:
+    def decide(state: AuthState, ctx: RequestContext, decision: Decision) -> None:
         resource = state.policy
         caller = state.caller
         if ask_again:
             assert policy is not None
             resource = policy.evaluate(state.method_arn, facts(ctx, caller))
-        authorize(kind, decision, resource, state.method_arn,  # type: ignore[arg-type]
+        authorize(kind, decision, resource, state.method_arn,
                   caller=caller.user_arn if caller is not None else "anonymous",
                   cross_account=caller is not None and caller.account_id != account)
 
@@ -69,7 +69,7 @@ def phase(method: MethodAuthorization, auth: StageAuth) -> Phase | None:
             raise
         return wait(verdict, state, ctx, start)
 
-    async def wait(verdict: Awaitable[str], state: AuthState, ctx: RequestContext,
+    async def wait(verdict: Awaitable[Decision], state: AuthState, ctx: RequestContext,
                    start: float) -> None:
         try:
             decide(state, ctx, await verdict)
@@ -93,7 +93,7 @@ def _policy_only(auth: StageAuth) -> Phase:
         resource = state.policy
         if ask_again:
             resource = policy.evaluate(state.method_arn, facts(ctx))
-        authorize("NONE", "NO_DECISION", resource, state.method_arn)  # type: ignore[arg-type]
+        authorize("NONE", NO_DECISION, resource, state.method_arn)
 
     return check
 
