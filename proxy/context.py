@@ -26,7 +26,7 @@ import orjson
 if TYPE_CHECKING:
     from aiohttp.web import BaseRequest
 
-    from proxy.auth import IamIdentity
+    from proxy.auth import Decision, IamIdentity
     from proxy.body import RequestBody
     from ratelimit import KeyRecord, PlanRecord
 
@@ -55,7 +55,8 @@ class AuthState:
 
     def __init__(self, method_arn: str) -> None:
         self.method_arn = method_arn  # arn:aws:execute-api:{region}:{account}:{api}/{stage}/...
-        self.policy: str | None = None  # the resource policy's decision before the authorizer
+        # the resource policy's decision before the authorizer (None: the stage has none)
+        self.policy: Decision | None = None
         self.caller: IamIdentity | None = None  # a verified SigV4 signer (AWS_IAM)
         # $context.authorizer.KEY: a Lambda authorizer's principalId and context, stringified
         self.values: Mapping[str, str] | None = None
