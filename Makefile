@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 CONFIG  ?= examples/sluice.yaml
 
-.PHONY: install run test check bench clean redis-server
+.PHONY: install run test test-quick check bench clean redis-server
 
 $(STAMP): pyproject.toml
 	@$(PY) -c "import ensurepip, venv" 2>/dev/null || { \
@@ -33,6 +33,10 @@ run: $(STAMP)
 
 test: $(STAMP) redis-server
 	$(BIN)/pytest -q -p no:randomly
+
+# local runs: everything but the end-to-end bench tests marked slow (CI runs `make test`)
+test-quick: $(STAMP) redis-server
+	$(BIN)/pytest -q -p no:randomly -m "not slow and not benchmark"
 
 check: $(STAMP)
 	$(BIN)/ruff check proxy ratelimit cache bench tests

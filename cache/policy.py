@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Literal
 
 MAX_CACHEABLE_BYTES = 1_048_576
 WARNING_HEADER = "199 Cache-control headers were ignored because the caller was unauthorized."
@@ -18,12 +19,16 @@ class Invalidation(enum.Enum):
     IGNORE = "ignore"  # serve as usual, silently
 
 
-_UNAUTHORIZED = {
+# unauthorizedCacheControlHeaderStrategy
+CacheControlStrategy = Literal[
+    "FAIL_WITH_403", "SUCCEED_WITH_RESPONSE_HEADER", "SUCCEED_WITHOUT_RESPONSE_HEADER"
+]
+_UNAUTHORIZED: dict[CacheControlStrategy, Invalidation] = {
     "FAIL_WITH_403": Invalidation.FORBID,
     "SUCCEED_WITH_RESPONSE_HEADER": Invalidation.IGNORE_WITH_WARNING,
     "SUCCEED_WITHOUT_RESPONSE_HEADER": Invalidation.IGNORE,
 }
-STRATEGIES: tuple[str, ...] = tuple(_UNAUTHORIZED)  # unauthorizedCacheControlHeaderStrategy
+STRATEGIES: tuple[CacheControlStrategy, ...] = tuple(_UNAUTHORIZED)
 
 
 def cacheable(status: int, body_len: int) -> bool:
@@ -32,7 +37,11 @@ def cacheable(status: int, body_len: int) -> bool:
 
 
 def invalidation(
-    cache_control: str | None, *, require_authorization: bool, authorized: bool, strategy: str
+    cache_control: str | None,
+    *,
+    require_authorization: bool,
+    authorized: bool,
+    strategy: CacheControlStrategy,
 ) -> Invalidation:
     """Decide on a request's ``Cache-Control`` (several header lines joined with ``,``)."""
     if not cache_control or not _asks_max_age_0(cache_control):

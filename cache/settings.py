@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cache.policy import STRATEGIES
+from cache.policy import STRATEGIES, CacheControlStrategy
 
 DEFAULT_TTL_S = 300
 MAX_TTL_S = 3600
-DEFAULT_STRATEGY = "SUCCEED_WITH_RESPONSE_HEADER"
+DEFAULT_STRATEGY: CacheControlStrategy = "SUCCEED_WITH_RESPONSE_HEADER"
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +16,7 @@ class CacheSettings:
     enabled: bool
     ttl_s: int
     require_authorization: bool
-    unauthorized_strategy: str
+    unauthorized_strategy: CacheControlStrategy
 
     def __post_init__(self) -> None:
         if not 0 <= self.ttl_s <= MAX_TTL_S:
@@ -35,7 +35,7 @@ def method_cache_settings(
     caching_enabled: bool | None,
     ttl: int | None,
     require_authorization: bool | None,
-    strategy: str | None,
+    strategy: CacheControlStrategy | None,
 ) -> CacheSettings:
     """Apply AWS's defaults: only a stage with ``cacheClusterEnabled`` caches; there GET is on
     unless ``cachingEnabled`` is false, other methods only with ``cachingEnabled`` true; the TTL

@@ -20,8 +20,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 from aiohttp import web
 
-from ratelimit.quota import period_bounds
-from ratelimit.registry import (
+from ratelimit import (
     BadRequest,
     KeyRecord,
     NotFound,
@@ -29,8 +28,10 @@ from ratelimit.registry import (
     PlanStage,
     Registry,
     RegistryError,
+    period_bounds,
     plan_stage,
 )
+from ratelimit.records import PlanQuota
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,7 @@ def _date(request: web.Request, name: str) -> datetime.date:
 
 
 def _remaining(
-    quota: tuple[int, str, int] | None, days: Sequence[datetime.date], used: Sequence[int]
+    quota: PlanQuota | None, days: Sequence[datetime.date], used: Sequence[int]
 ) -> list[int | None]:
     """Quota left at the end of each day, counting from the start of that day's period.
 

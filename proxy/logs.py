@@ -8,6 +8,8 @@ collectors). A traceback stays inside its event's line.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import sys
 import time
@@ -15,7 +17,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["FORMATS", "LEVELS", "setup_logging"]
+__all__ = ["FORMATS", "LEVELS", "flush_logs", "setup_logging"]
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORMATS = ("text", "json")
@@ -39,8 +41,14 @@ def _timestamp(record: logging.LogRecord) -> str:
     return f"{_second_text}.{int((record.created - seconds) * 1000):03d}Z"
 
 
+_PLAIN = len(_RECORD_ATTRS - {"message", "asctime", "taskName"})
+
+
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in vars(record).items() if k not in _RECORD_ATTRS}
+    attrs = vars(record)
+    if len(attrs) <= _PLAIN:  # no extra= given: nearly every record
+        return {}
+    return {k: v for k, v in attrs.items() if k not in _RECORD_ATTRS}
 
 
 class _JsonFormatter(logging.Formatter):
@@ -74,7 +82,49 @@ class _TextFormatter(logging.Formatter):
 
 
 class _SluiceHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Ours, so a second setup_logging() replaces it instead of doubling every line."""
+    """Ours, so a second setup_logging() replaces it instead of doubling every line.
+
+    On the event loop's thread, INFO and DEBUG lines are written once per loop iteration, all
+    together, instead of a write (a syscall) each: a Lambda invocation logs three (START, END,
+    REPORT). WARNING and above, and lines from other threads or with no loop, are written at
+    once. Whatever is held is written at exit (:func:`flush_logs`).
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._held: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+        except Exception:
+            self.handleError(record)
+            return
+        if record.levelno < logging.WARNING:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                if not self._held:
+                    loop.call_soon(self.flush_held)
+                self._held.append(line)
+                return
+        self.flush_held()
+        self._write(line)
+
+    def flush_held(self) -> None:
+        held = self._held
+        if held:
+            self._held = []
+            self._write("".join(held))
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.flush()
+        except Exception:  # a broken stderr must not break a request
+            self.handleError(logging.makeLogRecord({"msg": text}))
 
 
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
@@ -101,3 +151,13 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(name)
     # aiohttp logs every request on aiohttp.access; the gateway writes its own access log
     logging.getLogger("aiohttp.access").setLevel(max(logging.WARNING, root.level))
+
+
+def flush_logs() -> None:
+    """Write the lines held for the current loop iteration (at exit; before ``os._exit``)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, _SluiceHandler):
+            handler.flush_held()
+
+
+atexit.register(flush_logs)

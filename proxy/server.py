@@ -36,6 +36,7 @@ from proxy.config.loader import format_problems, load_config
 from proxy.config.model import Config, HostPort
 from proxy.errors import ConfigError, Problem
 from proxy.functions.concurrency import SharedConcurrency
+from proxy.logs import flush_logs
 from proxy.metrics import FLUSH_INTERVAL_S, Metrics
 from proxy.response import RawResponse
 from proxy.runtime import Runtime
@@ -328,6 +329,7 @@ def _supervise(path: str, overrides: Overrides, config: Config) -> int:
                                         metrics=Metrics(multiprocess_dir=metrics_dir),
                                         reuse_port=True, limit_divisor=divisor))
             finally:
+                flush_logs()  # os._exit skips atexit: write the worker's last lines first
                 os._exit(code)
         children[pid] = index
 

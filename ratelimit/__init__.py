@@ -11,21 +11,20 @@ from ratelimit.clock import Clock, ManualClock, SystemClock
 from ratelimit.inflight import InFlight
 from ratelimit.limiter import Decision, Limiter
 from ratelimit.quota import Quota, period_bounds
-from ratelimit.registry import (
+from ratelimit.records import (
     BadRequest,
     Conflict,
     KeyRecord,
     NotFound,
     PlanRecord,
     PlanStage,
-    Registry,
     RegistryError,
-    RegistryStore,
     RegistryUnavailable,
     plan_stage,
-    registry_store_from_url,
 )
+from ratelimit.registry import Registry
 from ratelimit.storage import LimitStorage, MemoryStorage, StorageError, storage_from_url
+from ratelimit.storage.registry import RegistryStore, registry_store_from_url
 
 __all__ = [
     "BadRequest",

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
-_LEVELS = frozenset({"usage_plan", "stage", "account"})
+# The throttle levels a bucket belongs to (the x-amzn-ErrorType and metrics name them).
+BucketLevel = Literal["usage_plan", "stage", "account"]
+_LEVELS: frozenset[BucketLevel] = frozenset({"usage_plan", "stage", "account"})
 
 # A full bucket is indistinguishable from a missing one, so a key may vanish once the bucket
 # could have refilled; the margin keeps it through a request that is still in flight.
@@ -26,7 +29,7 @@ class Bucket:
     key: str
     rate: float
     burst: int
-    level: str
+    level: BucketLevel
 
     def __post_init__(self) -> None:
         if not (self.rate >= 0 and math.isfinite(self.rate)):

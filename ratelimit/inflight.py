@@ -3,8 +3,15 @@ concurrent-request account limit, ``account.maxConcurrency``)."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
-from typing import Any
+from typing import Protocol
+
+
+class _SharedCount(Protocol):
+    """A ``multiprocessing.RawValue("q")`` (which typeshed types as ``Any``)."""
+
+    value: int
 
 
 class InFlight:
@@ -26,8 +33,9 @@ class InFlight:
         if limit < 0:
             raise ValueError(f"in-flight limit must be an integer >= 0: {limit}")
         self._limit = limit
-        self._shared: Any = None
-        self._lock: Any = None
+        self._shared: _SharedCount | None = None
+        # Held only around the shared counter; unused (and never entered) without one.
+        self._lock: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
         self._count = 0
         if shared:
             ctx = multiprocessing.get_context("fork")

@@ -10,8 +10,9 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from ratelimit.buckets import Bucket
+from ratelimit.buckets import Bucket, BucketLevel
 from ratelimit.clock import Clock, SystemClock
 from ratelimit.quota import Quota
 from ratelimit.storage.base import (
@@ -32,6 +33,9 @@ from ratelimit.storage.memory import MemoryStorage
 MAX_BATCH = 256
 WARN_EVERY_S = 10.0
 
+# What the limiter does while the shared store fails (``storage.onError``).
+OnError = Literal["allow", "deny"]
+
 _Pending = tuple[Sequence[Bucket], Quota | None, "asyncio.Future[Decision]"]
 
 
@@ -41,7 +45,7 @@ class Decision:
     the per-process fallback decided because the shared store failed."""
 
     allowed: bool
-    level: str | None
+    level: BucketLevel | Literal["quota"] | None
     quota_remaining: int | None
     degraded: bool
 
@@ -74,7 +78,7 @@ class Limiter:
         self,
         storage: LimitStorage,
         *,
-        on_error: str = "allow",
+        on_error: OnError = "allow",
         clock: Clock | None = None,
         timeout_s: float = 0.25,
         logger: logging.Logger | None = None,

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Literal, TypeGuard
 
-PERIODS = ("DAY", "WEEK", "MONTH")
+QuotaPeriod = Literal["DAY", "WEEK", "MONTH"]
+PERIODS: tuple[QuotaPeriod, ...] = ("DAY", "WEEK", "MONTH")
 # Daily usage counters outlive the 90 days GetUsage is usually asked about.
 USAGE_KEEP_DAYS = 100
 _EPOCH = datetime.date(1970, 1, 1)
@@ -22,7 +24,7 @@ class Quota:
     plan_id: str
     key_id: str
     limit: int
-    period: str
+    period: QuotaPeriod
     offset: int = 0
 
     def __post_init__(self) -> None:
@@ -30,6 +32,10 @@ class Quota:
             raise ValueError(f"quota period must be one of {', '.join(PERIODS)}: {self.period!r}")
         if self.limit < 0:
             raise ValueError(f"quota limit must be an integer >= 0: {self.limit}")
+
+
+def is_period(value: str) -> TypeGuard[QuotaPeriod]:
+    return value in PERIODS
 
 
 def _esc(part: str) -> str:
@@ -46,7 +52,7 @@ def day_number(now_s: float) -> int:
     return int(now_s // 86400)
 
 
-def period_bounds(period: str, day: int) -> tuple[int, int]:
+def period_bounds(period: QuotaPeriod, day: int) -> tuple[int, int]:
     """First day of the period holding ``day`` and first day of the next one (day numbers)."""
     if period == "DAY":
         return day, day + 1

@@ -2,8 +2,8 @@
 
 A ``Registry`` holds an immutable snapshot (``RegistryState``) in memory, indexed for the two
 lookups a request makes (``authenticate``, ``plan_for``), both synchronous and free of I/O.
-Changes go through a ``RegistryStore`` (``storage/registry_memory.py`` for one process,
-``storage/registry_redis.py`` for workers and instances sharing Redis): the store runs a pure
+Changes go through a ``RegistryStore`` (``ratelimit.storage.registry``: memory for one process,
+Redis for workers and instances sharing it): the store runs a pure
 ``mutate(state) -> Mutation`` function against its current state atomically, bumps a version
 and tells every subscribed Registry, which swaps in the new snapshot.
 
@@ -18,20 +18,30 @@ import hmac
 import logging
 import secrets
 import string
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from ratelimit.clock import Clock, SystemClock
+from ratelimit.quota import is_period
+from ratelimit.records import (
+    BadRequest,
+    Conflict,
+    KeyRecord,
+    Mutation,
+    NotFound,
+    PlanQuota,
+    PlanRecord,
+    PlanStage,
+    Quota,
+    RegistryState,
+    Throttle,
+    plan_stage,
+)
+from ratelimit.storage.registry.base import Mutate, RegistryStore
 
 log = logging.getLogger(__name__)
-
-QuotaPeriod = Literal["DAY", "WEEK", "MONTH"]
-QUOTA_PERIODS: tuple[str, ...] = ("DAY", "WEEK", "MONTH")
-Throttle = tuple[float, int]  # (rateLimit, burstLimit)
-Quota = tuple[int, str, int]  # (limit, period, offset)
 
 MIN_VALUE_LEN = 20
 MAX_VALUE_LEN = 128
@@ -41,107 +51,6 @@ _VALUE_ALPHABET = string.ascii_letters + string.digits
 KEY_ID_LEN = 10
 PLAN_ID_LEN = 6
 GENERATED_VALUE_LEN = 40
-
-
-# --- errors ------------------------------------------------------------------------------
-
-
-class RegistryError(Exception):
-    """A rejected registry operation; ``error_type`` is the AWS exception name."""
-
-    error_type = "BadRequestException"
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
-
-
-class BadRequest(RegistryError):
-    error_type = "BadRequestException"
-
-
-class NotFound(RegistryError):
-    error_type = "NotFoundException"
-
-
-class Conflict(RegistryError):
-    error_type = "ConflictException"
-
-
-class RegistryUnavailable(RegistryError):
-    """The store did not answer; raised by stores, translated from their client's errors."""
-
-    error_type = "ServiceUnavailableException"
-
-
-# --- records -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
-    id: str
-    name: str
-    value: str
-    enabled: bool
-    created_date: int  # epoch seconds
-    last_updated_date: int
-    description: str | None = None
-    invalidate_cache: bool = False
-    customer_id: str | None = None
-
-
-class PlanStage(NamedTuple):
-    api_id: str
-    stage: str
-    # "/{resourcePath}/{METHOD}" -> (rateLimit, burstLimit)
-    throttle: Mapping[str, Throttle]
-
-
-@dataclass(frozen=True, slots=True)
-class PlanRecord:
-    id: str
-    name: str
-    description: str | None = None
-    api_stages: tuple[PlanStage, ...] = ()
-    throttle: Throttle | None = None
-    quota: Quota | None = None
-    key_ids: frozenset[str] = frozenset()
-
-    def covers(self, api_id: str, stage: str) -> bool:
-        return any(s.api_id == api_id and s.stage == stage for s in self.api_stages)
-
-
-_EMPTY_KEYS: Mapping[str, KeyRecord] = MappingProxyType({})
-_EMPTY_PLANS: Mapping[str, PlanRecord] = MappingProxyType({})
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryState:
-    """Everything the store holds, at one version (bumped by every commit)."""
-
-    version: int = 0
-    keys: Mapping[str, KeyRecord] = field(default_factory=lambda: _EMPTY_KEYS)
-    plans: Mapping[str, PlanRecord] = field(default_factory=lambda: _EMPTY_PLANS)
-
-
-@dataclass(frozen=True, slots=True)
-class Mutation:
-    """What one commit writes: records to put (by id) and key ids to delete."""
-
-    put_keys: tuple[KeyRecord, ...] = ()
-    delete_keys: tuple[str, ...] = ()
-    put_plans: tuple[PlanRecord, ...] = ()
-
-
-def apply_mutation(state: RegistryState, mutation: Mutation) -> RegistryState:
-    """The state after ``mutation``, at the next version (pure; both stores use it)."""
-    keys = dict(state.keys)
-    for key_id in mutation.delete_keys:
-        keys.pop(key_id, None)
-    keys.update((k.id, k) for k in mutation.put_keys)
-    plans = dict(state.plans)
-    plans.update((p.id, p) for p in mutation.put_plans)
-    return RegistryState(state.version + 1, MappingProxyType(keys), MappingProxyType(plans))
 
 
 class _SeedThrottle(Protocol):
@@ -203,48 +112,6 @@ class SeedPlan(Protocol):
     def quota(self) -> _SeedQuota | None: ...
     @property
     def api_keys(self) -> Sequence[str]: ...
-
-
-Listener = Callable[[RegistryState], None]
-Mutate = Callable[[RegistryState], Mutation]
-
-
-class RegistryStore(ABC):
-    """Where keys and plans live, shared by every Registry that uses the same store."""
-
-    @abstractmethod
-    async def load(self) -> RegistryState:
-        """The current state, read consistently."""
-
-    @abstractmethod
-    async def commit(self, mutate: Mutate) -> RegistryState:
-        """Run ``mutate`` on the current state and write its result atomically (retrying if
-        another writer got in between); returns the new state. ``mutate`` may raise a
-        ``RegistryError`` to reject the change; nothing is written then."""
-
-    @abstractmethod
-    async def subscribe(self, listener: Listener) -> None:
-        """Call ``listener`` with each newer state committed by anyone sharing the store."""
-
-    @abstractmethod
-    def unsubscribe(self, listener: Listener) -> None: ...
-
-    @abstractmethod
-    async def aclose(self) -> None: ...
-
-
-def registry_store_from_url(url: str, **kwargs: Any) -> RegistryStore:
-    """``memory://`` (one process) or a ``redis``/``rediss``/``+cluster`` URL (shared)."""
-    if url.startswith("memory://"):
-        from ratelimit.storage.registry_memory import MemoryRegistryStore
-
-        return MemoryRegistryStore()
-    if url.startswith(("redis://", "rediss://", "redis+cluster://", "rediss+cluster://")):
-        # Imported here so that memory-only deployments never load redis-py.
-        from ratelimit.storage.registry_redis import RedisRegistryStore
-
-        return RedisRegistryStore.from_url(url, **kwargs)
-    raise ValueError(f"registry store url must be memory:// or redis[s][+cluster]://: {url!r}")
 
 
 # --- the registry ------------------------------------------------------------------------
@@ -610,21 +477,15 @@ def _build_plan(
         stages.append(PlanStage(s.api_id, s.stage, MappingProxyType(limits)))
     if throttle is not None:
         throttle = _check_throttle(throttle, "throttle")
+    checked: PlanQuota | None = None
     if quota is not None:
         limit, period, offset = quota
-        if limit < 0 or int(limit) != limit or period not in QUOTA_PERIODS or offset < 0:
+        if limit < 0 or int(limit) != limit or not is_period(period) or offset < 0:
             raise BadRequest(
                 "quota: limit must be an integer >= 0, period DAY | WEEK | MONTH, offset >= 0"
             )
-        quota = (int(limit), period, int(offset))
-    return PlanRecord(plan_id, name, description, tuple(stages), throttle, quota, key_ids)
-
-
-def plan_stage(
-    api_id: str, stage: str, throttle: Mapping[str, Throttle] | None = None
-) -> PlanStage:
-    """A ``PlanStage`` with a read-only throttle map."""
-    return PlanStage(api_id, stage, MappingProxyType(dict(throttle or {})))
+        checked = (int(limit), period, int(offset))
+    return PlanRecord(plan_id, name, description, tuple(stages), throttle, checked, key_ids)
 
 
 def _seed(

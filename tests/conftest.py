@@ -1,3 +1,11 @@
+"""Fixtures shared by the suite: Redis servers started on free ports, and the store matrix.
+
+The store matrix: a test (or class) that takes ``store`` or ``store_url`` runs once per
+store backend, ``memory`` and ``redis`` by default, so the memory and Redis backends pass the
+same test bodies. A module that also tests Redis Cluster, or a flavour of its own, overrides
+the backends with ``@pytest.mark.parametrize("store", store_params(...), indirect=True)``.
+"""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -5,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.redis_server import RedisCluster, RedisServer, redis_available
+from tests.support.stores import Store, store_from, store_params
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +58,17 @@ def redis_cluster() -> Iterator[RedisCluster]:
 def redis_cluster_url(redis_cluster: RedisCluster) -> str:
     redis_cluster.flushall()
     return redis_cluster.url
+
+
+# --- the store matrix (tests/support/stores.py) ----------------------------------------------
+
+
+@pytest.fixture(params=store_params("memory", "redis"))
+def store(request: pytest.FixtureRequest) -> Store:
+    """The store backend the test runs on; Redis ones flushed before the test."""
+    return store_from(request)
+
+
+@pytest.fixture
+def store_url(store: Store) -> str:
+    return store.url

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -30,6 +30,18 @@ __all__ = ["InvalidationListener"]
 log = logging.getLogger("sluice.cache")
 
 _CHANNEL = "__redis__:invalidate"
+
+
+class _Connection(Protocol):
+    """What the listener uses of the redis-py connection it makes itself (one outside the
+    client's pool: it is subscribed for its whole life)."""
+
+    async def connect(self) -> None: ...
+    async def send_command(self, *args: object) -> None: ...
+    async def read_response(
+        self, *, timeout: float | None = ..., disconnect_on_error: bool = ...
+    ) -> object: ...
+    async def disconnect(self) -> None: ...
 
 
 class InvalidationListener:
@@ -47,7 +59,7 @@ class InvalidationListener:
         self._on_reset = on_reset
         self._ping_every_s = ping_every_s
         self._reconnect_s = reconnect_s
-        self._conn: Any = None
+        self._conn: _Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.ready = False
@@ -100,7 +112,7 @@ class InvalidationListener:
         options = dict(pool.connection_kwargs, protocol=2)
         options.pop("maint_notifications_config", None)  # a RESP3 feature
         options.pop("maint_notifications_pool_handler", None)
-        conn: Any = pool.connection_class(**options)
+        conn: _Connection = pool.connection_class(**options)
         self._conn = conn
         await conn.connect()
         await conn.send_command("CLIENT", "ID")
@@ -113,6 +125,7 @@ class InvalidationListener:
 
     async def _listen(self) -> None:
         conn = self._conn
+        assert conn is not None  # _run listens only after _connect made it
         pinged = False
         while not self._closing:
             try:
@@ -146,7 +159,7 @@ class _Silent(Exception):
     """The listener's connection stopped answering."""
 
 
-async def _expect(conn: Any, wanted: object) -> None:
+async def _expect(conn: _Connection, wanted: object) -> None:
     got = await conn.read_response()
     if got != wanted:
         raise RedisError(f"unexpected reply while setting up invalidations: {got!r}")

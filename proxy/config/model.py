@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from cache.policy import CacheControlStrategy
 from proxy.auth.lambda_authorizer import IdentitySource
 from proxy.auth.policy import PolicyDocument
+from ratelimit.limiter import OnError
+from ratelimit.quota import QuotaPeriod
 
 IntegrationType = Literal["HTTP_PROXY", "HTTP", "MOCK", "AWS_PROXY", "AWS"]
 PassthroughBehavior = Literal["WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER"]
-QuotaPeriod = Literal["DAY", "WEEK", "MONTH"]
-OnStoreError = Literal["allow", "deny"]
-CacheControlStrategy = Literal[
-    "FAIL_WITH_403", "SUCCEED_WITH_RESPONSE_HEADER", "SUCCEED_WITHOUT_RESPONSE_HEADER"
-]
+# declared once where they are decided: the limiter's and the cache's own modules
+OnStoreError = OnError
 ApiKeySource = Literal["HEADER", "AUTHORIZER"]
 
 HTTP_METHODS: tuple[str, ...] = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")

@@ -26,7 +26,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import orjson
 
@@ -40,7 +40,26 @@ from proxy.functions.runtime_api import (
 )
 
 if TYPE_CHECKING:
-    from proxy.functions.local import LocalFunction
+    from proxy.config.model import FunctionConfig
+
+
+class InstanceOwner(Protocol):
+    """What an instance tells the function it runs for (``proxy.functions.local``); a protocol,
+    so the two modules do not import each other."""
+
+    @property
+    def config(self) -> FunctionConfig: ...
+
+    def started(self, invocation: Invocation) -> None: ...
+
+    def finished(self, instance: Instance, invocation: Invocation, result: InvokeResult,
+                 reusable: bool) -> None: ...
+
+    def retired(self, instance: Instance) -> None: ...
+
+    def gone(self, instance: Instance) -> None: ...
+
+    def line(self, request_id: str, text: str) -> None: ...
 
 __all__ = ["INIT_TIMEOUT_S", "Instance", "Invocation"]
 
@@ -116,7 +135,7 @@ class Instance:
                  "_port", "_server", "_spawned_at", "_state", "_status_fd", "_timer",
                  "_transport", "init_ms", "pid")
 
-    def __init__(self, fn: LocalFunction, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, fn: InstanceOwner, loop: asyncio.AbstractEventLoop) -> None:
         self._fn = fn
         self._loop = loop
         self._state = _STARTING

@@ -1,9 +1,9 @@
 """The upstream transport: one request to one HTTP backend.
 
-``Upstream`` is what integrations depend on; ``proxy.upstream.pool`` (keep-alive pool on
-``asyncio.Protocol`` + httptools) and ``proxy.upstream.client_session`` (aiohttp's
-ClientSession, kept as the measured baseline) implement it. Implementations raise only
-``proxy.errors.UpstreamError`` subclasses.
+``Upstream`` is what integrations depend on; ``proxy.upstream.pool`` (keep-alive pools of
+``proxy.upstream.connection`` connections on ``asyncio.Protocol`` + httptools) and
+``proxy.upstream.client_session`` (aiohttp's ClientSession, kept as the measured baseline)
+implement it. Implementations raise only ``proxy.errors.UpstreamError`` subclasses.
 """
 
 from __future__ import annotations

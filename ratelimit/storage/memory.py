@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from ratelimit.buckets import EXPIRY_MARGIN_MS, MAX_TTL_MS, Bucket
 from ratelimit.clock import Clock, SystemClock
 from ratelimit.quota import (
+    PERIODS,
     Quota,
+    QuotaPeriod,
     day_number,
     owner,
     period_bounds,
@@ -51,13 +53,13 @@ class MemoryStorage(LimitStorage):
         self._buckets: dict[str, list[float | None]] = {}
         # key -> [count, expires at (epoch s)]
         self._counters: dict[str, list[int]] = {}
-        self._periods: tuple[int, dict[str, tuple[int, int]]] = (-1, {})
+        self._periods: tuple[int, dict[QuotaPeriod, tuple[int, int]]] = (-1, {})
         self._next_sweep = 0.0
 
-    def _bounds(self, period: str, day: int) -> tuple[int, int]:
+    def _bounds(self, period: QuotaPeriod, day: int) -> tuple[int, int]:
         cached_day, table = self._periods
         if cached_day != day:
-            table = {p: period_bounds(p, day) for p in ("DAY", "WEEK", "MONTH")}
+            table = {p: period_bounds(p, day) for p in PERIODS}
             self._periods = (day, table)
         return table[period]
 

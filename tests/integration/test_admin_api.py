@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 
 from proxy.admin import build_admin_app
-from ratelimit.registry import Registry, plan_stage
-from ratelimit.storage.registry_memory import MemoryRegistryStore
+from ratelimit import Registry, plan_stage
+from ratelimit.storage.registry import MemoryRegistryStore
 
 TOKEN = "s3cret-token"
 DEPLOYMENT = [

@@ -14,7 +14,7 @@ from botocore.awsrequest import AWSPreparedRequest
 
 from proxy.admin import build_admin_app
 from ratelimit.registry import Registry
-from ratelimit.storage.registry_memory import MemoryRegistryStore
+from ratelimit.storage.registry import MemoryRegistryStore
 
 DEPLOYMENT = [{"id": "petstore", "name": "Petstore", "stages": [{"stageName": "prod"}]}]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +21,7 @@ import yaml
 from aiohttp import web
 
 from tests.support.gateway import GatewayProcess, RunningGateway, run_gateway, serve_app
+from tests.support.processes import alive, descendants
 
 APP = '''
 import base64, json, os, sys, time
@@ -301,35 +301,14 @@ async def test_sigterm_with_instances_running_leaves_no_child(tmp_path: Path) ->
             pending = asyncio.ensure_future(client.get(f"{gw.url}/prod/slow?s=0.5"))
             await asyncio.sleep(0.2)
             assert gw.proc is not None
-            children = _descendants(gw.proc.pid)
+            children = descendants(gw.proc.pid)
             assert len(children) >= 3  # one instance per function called
             gw.signal(signal.SIGTERM)
             with_response = await pending
             with_response.release()
         code = await asyncio.get_running_loop().run_in_executor(None, gw.wait, 15)
         assert code == 0
-        assert [pid for pid in children if _alive(pid)] == []
+        assert [pid for pid in children if alive(pid)] == []
     finally:
         gw.stop()
-
-
-def _descendants(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-    return found + [d for child in found for d in _descendants(child)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 

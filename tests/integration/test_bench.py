@@ -1,7 +1,9 @@
 """The load-testing harness: drivers count what the server saw, the report keeps its contract.
 
 Each driver runs 1-2 s against an in-process aiohttp upstream on a loopback port that counts
-what it answered; ``compare`` and ``run`` run end to end as real subprocesses.
+what it answered; ``compare`` and ``run`` run end to end as real subprocesses. The tests that
+start processes and drive load through them are marked ``slow`` (``make test-quick`` leaves
+them out; ``make test`` runs them).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bench.drivers.base import LoadSettings, RequestSpec, RunResult
 from bench.report import aggregate, validate_report
 from bench.scenario import discover, load, render_config
 from bench.upstream import REQUESTS, UpstreamSettings, make_app
+from tests.support.processes import descendants
 
 ROOT = Path(__file__).resolve().parents[2]
 needs_wrk = pytest.mark.skipif(not wrk.available(), reason="wrk is not installed")
@@ -153,6 +156,7 @@ async def test_asyncio_status_histogram_matches_the_server() -> None:
 # ---- wrk driver -------------------------------------------------------------------------
 
 @needs_wrk
+@pytest.mark.slow
 async def test_wrk_counts_what_upstream_answered(
         upstream: tuple[web.Application, str]) -> None:
     app, url = upstream
@@ -170,6 +174,7 @@ async def test_wrk_counts_what_upstream_answered(
 
 
 @needs_wrk
+@pytest.mark.slow
 async def test_wrk_script_sends_methods_headers_bodies_and_counts_statuses() -> None:
     app = _status_app()
     runner, url = await _serve(app)
@@ -291,6 +296,7 @@ async def _bench(*args: str, limit_s: float = 45.0) -> tuple[int, str]:
     return proc.returncode, out.decode()
 
 
+@pytest.mark.slow
 async def test_compare_writes_contract_json_and_plots(tmp_path: Path) -> None:
     targets = ["direct", "naive-aiohttp"] + (["nginx"] if shutil.which("nginx") else [])
     code, out = await _bench(
@@ -312,6 +318,7 @@ async def test_compare_writes_contract_json_and_plots(tmp_path: Path) -> None:
     assert "naive-aiohttp" in out  # the table
 
 
+@pytest.mark.slow
 async def test_compare_reverses_target_order_in_odd_rounds(tmp_path: Path) -> None:
     code, out = await _bench(
         "compare", "--scenarios", "proxy", "--duration", "1", "--repeats", "3",
@@ -327,6 +334,7 @@ async def test_compare_reverses_target_order_in_odd_rounds(tmp_path: Path) -> No
         (first[0], "#3"), (first[1], "#3")]
 
 
+@pytest.mark.slow
 async def test_compare_interleave_alternates_rounds_across_scenarios(tmp_path: Path) -> None:
     code, out = await _bench(
         "compare", "--scenarios", "proxy,bare", "--duration", "1", "--repeats", "2",
@@ -342,6 +350,7 @@ async def test_compare_interleave_alternates_rounds_across_scenarios(tmp_path: P
     assert [(r["scenario"], r["repeats"]) for r in doc["runs"]] == [("proxy", 2), ("bare", 2)]
 
 
+@pytest.mark.slow
 async def test_run_drives_an_existing_deployment(
         upstream: tuple[web.Application, str], tmp_path: Path) -> None:
     app, url = upstream
@@ -355,23 +364,6 @@ async def test_run_drives_an_existing_deployment(
     (run,) = doc["runs"]
     sample = run["samples"][0]
     assert sample["warmup_requests"] + run["requests"] + run["errors"] == app[REQUESTS][0]
-
-
-def _descendants(pid: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    out: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier}
-        out |= frontier
-    return out
 
 
 def _alive(pid: int) -> bool:
@@ -455,6 +447,7 @@ def _cmdline(pid: int) -> str:
         return "?"
 
 
+@pytest.mark.slow
 async def test_compare_interrupted_stops_every_process_it_started(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench", "compare", "--scenarios", "proxy", "--duration", "20",
@@ -472,7 +465,7 @@ async def test_compare_interrupted_stops_every_process_it_started(tmp_path: Path
             assert line, "compare exited early"
         children: set[int] = set()
         for _ in range(100):
-            children = _descendants(proc.pid)
+            children = descendants(proc.pid)
             if len(children) >= 2:  # upstream (nginx: master and worker) and naive proxy
                 break
             await asyncio.sleep(0.05)
@@ -519,6 +512,7 @@ def test_admitted_summary_compares_with_a_fresh_bucket() -> None:
     assert out["admitted_vs_expected"] == pytest.approx(5300 / 5250, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_idle_connections_are_held_and_measured() -> None:
     from bench.idle import run as idle
 
@@ -537,6 +531,7 @@ def test_slope_per_minute_is_least_squares() -> None:
     assert slope_per_minute([(0, 5.0)]) == 0.0
 
 
+@pytest.mark.slow
 def test_soak_samples_the_gateway_under_a_mixed_load() -> None:
     from bench.soak import run as soak
 

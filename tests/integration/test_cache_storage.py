@@ -20,6 +20,7 @@ from cache.storage import MemoryCacheStorage
 from cache.storage.redis import RedisCacheStorage, entry_key, generation_key
 from ratelimit.clock import ManualClock
 from tests.support.redis_server import RedisServer
+from tests.support.stores import Store, store_params
 from tests.support.waiting import eventually
 
 NS = "petstore:prod"
@@ -38,21 +39,20 @@ class Backend:
     clock: ManualClock
 
 
-@pytest.fixture(params=["memory", "redis", "redis_near", "redis_cluster"])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+@pytest.fixture
+async def backend(store: Store) -> AsyncIterator[Backend]:
     clock = ManualClock()
-    url = (
-        "memory://"
-        if request.param == "memory"
-        else request.getfixturevalue(f"{request.param.removesuffix('_near')}_url")
-    )
-    near = NEAR_BYTES if request.param == "redis_near" else 0
-    cache = ResponseCache(cache_storage_from_url(url, clock=clock, timeout_s=2.0,
+    near = NEAR_BYTES if store.variant == "near" else 0
+    cache = ResponseCache(cache_storage_from_url(store.url, clock=clock, timeout_s=2.0,
                                                  near_bytes=near), clock=clock)
-    yield Backend(request.param, cache, clock)
+    yield Backend(store.backend, cache, clock)
     await cache.aclose()
 
 
+# "redis-near": Redis with a near cache in front of it
+@pytest.mark.parametrize(
+    "store", store_params("memory", "redis", "redis-near", "redis_cluster"), indirect=True
+)
 class TestResponseCache:
     async def test_miss_then_hit_returns_the_same_response(self, backend: Backend) -> None:
         cache = backend.cache
@@ -229,13 +229,13 @@ async def test_redis_flush_is_one_set_without_scan_or_keys(
         await cache.aclose()
 
 
-@pytest.mark.parametrize("url_fixture", ["redis_url", "redis_cluster_url"])
-async def test_redis_entry_has_a_px_ttl(request: pytest.FixtureRequest, url_fixture: str) -> None:
-    url = request.getfixturevalue(url_fixture)
+@pytest.mark.parametrize("store", store_params("redis", "redis_cluster"), indirect=True)
+async def test_redis_entry_has_a_px_ttl(store: Store) -> None:
+    url = store.url
     cache = ResponseCache(cache_storage_from_url(url))
     probe: Redis | RedisCluster = (
         Redis.from_url(url)
-        if url_fixture == "redis_url"
+        if store.backend == "redis"
         else RedisCluster.from_url(url.replace("redis+cluster://", "redis://"))
     )
     try:

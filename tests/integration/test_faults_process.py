@@ -20,52 +20,23 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.config.loader import load_config
 from tests.support.gateway import GatewayProcess, run_gateway, serve_app, write_config
+from tests.support.openapi import api, backend_uri, mock_route, proxy_route
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis
 
-OPENAPI = """
-openapi: 3.0.1
-info: {title: faults, version: "1"}
-components:
-  securitySchemes:
-    api_key: {type: apiKey, name: x-api-key, in: header}
-paths:
-  /mock:
-    get:
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates: {application/json: '{"statusCode": 200}'}
-        responses: {default: {statusCode: "200", responseTemplates: {application/json: '{"v": "VERSION"}'}}}
-  /limited:
-    get:
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates: {application/json: '{"statusCode": 200}'}
-        responses: {default: {statusCode: "200"}}
-  /keyed:
-    get:
-      security: [{api_key: []}]
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates: {application/json: '{"statusCode": 200}'}
-        responses: {default: {statusCode: "200"}}
-  /slow:
-    get:
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: "http://${stageVariables.backend}/slow"
-"""
+def openapi(version: str) -> dict[str, Any]:
+    return api({
+        "/mock": {"get": mock_route(body=f'{{"v": "{version}"}}')},
+        "/limited": {"get": mock_route()},
+        "/keyed": {"get": mock_route(security=["api_key"])},
+        "/slow": {"get": proxy_route(backend_uri("/slow"))},
+    }, title="faults", api_key=True)
 
 KEY = "fault-key-0123456789abcdef"
 
 
-def config_doc(storage_url: str, version: str = "one") -> tuple[str, dict[str, Any]]:
+def config_doc(storage_url: str, version: str = "one") -> tuple[dict[str, Any], dict[str, Any]]:
     extra = {
         "storage": {"url": storage_url, "onError": "allow", "timeoutMs": 100},
         # the load here outruns AWS's 10,000 rps account default: only faults may fail requests
@@ -74,7 +45,7 @@ def config_doc(storage_url: str, version: str = "one") -> tuple[str, dict[str, A
         "usagePlans": [{"id": "p1", "apiStages": [{"apiId": "petstore", "stage": "prod"}],
                         "quota": {"limit": 3, "period": "DAY"}, "apiKeys": ["k1"]}],
     }
-    return OPENAPI.replace("VERSION", version), extra
+    return openapi(version), extra
 
 
 def write(tmp_path: Path, storage_url: str, version: str = "one",

@@ -20,41 +20,26 @@ from proxy import respond
 from proxy.bounded_log import BoundedLog
 from proxy.paths import directory, escapes
 from tests.support.gateway import RunningGateway, run_gateway, write_config
+from tests.support.openapi import (
+    api,
+    backend_uri,
+    header_param,
+    mock_route,
+    path_param,
+    proxy_route,
+)
 from tests.support.raw_upstream import RawUpstream, exchange, first_response, raw_upstream
 
-OPENAPI = """
-openapi: 3.0.1
-info: {title: faults, version: "1"}
-paths:
-  /mock:
-    get:
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates: {application/json: '{"statusCode": 200}'}
-        responses: {default: {statusCode: "200", responseTemplates: {application/json: '{"mock": 1}'}}}
-  /byheader:
-    get:
-      parameters: [{name: X-Target, in: header, required: false, schema: {type: string}}]
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: "http://${stageVariables.backend}/public/{target}"
-        requestParameters:
-          integration.request.path.target: method.request.header.X-Target
-  /{proxy+}:
-    x-amazon-apigateway-any-method:
-      parameters: [{name: proxy, in: path, required: true, schema: {type: string}}]
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: ANY
-        timeoutInMillis: 800
-        uri: "http://${stageVariables.backend}/public/{proxy}"
-        requestParameters:
-          integration.request.path.proxy: method.request.path.proxy
-"""
+OPENAPI = api({
+    "/mock": {"get": mock_route(body='{"mock": 1}')},
+    "/byheader": {"get": proxy_route(
+        backend_uri("/public/{target}"), parameters=[header_param("X-Target")],
+        request_parameters={"integration.request.path.target": "method.request.header.X-Target"})},
+    "/{proxy+}": {"x-amazon-apigateway-any-method": proxy_route(
+        backend_uri("/public/{proxy}"), http_method="ANY", parameters=[path_param("proxy")],
+        request_parameters={"integration.request.path.proxy": "method.request.path.proxy"},
+        timeout_ms=800)},
+}, title="faults")
 
 
 @contextlib.asynccontextmanager

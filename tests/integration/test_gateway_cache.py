@@ -11,96 +11,39 @@ from aiohttp import web
 
 from cache.storage.redis import RedisCacheStorage
 from tests.support.gateway import run_gateway, serve_app, write_config
+from tests.support.openapi import (
+    api,
+    backend_uri,
+    header_param,
+    path_param,
+    proxy_route,
+    query_param,
+)
+from tests.support.stores import store_from, store_params
 from tests.support.waiting import eventually
 
-OPENAPI = """
-openapi: 3.0.1
-info: {title: t, version: "1"}
-components:
-  securitySchemes:
-    api_key: {type: apiKey, name: x-api-key, in: header}
-paths:
-  /items/{id}:
-    get:
-      parameters:
-        - {name: id, in: path, required: true, schema: {type: string}}
-        - {name: color, in: query, schema: {type: string}}
-        - {name: X-Tenant, in: header, schema: {type: string}}
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: "http://${stageVariables.backend}/items/{id}"
-        requestParameters: {integration.request.path.id: method.request.path.id}
-        cacheKeyParameters: [method.request.path.id, method.request.querystring.color, method.request.header.X-Tenant]
-    post:
-      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: POST
-        uri: "http://${stageVariables.backend}/items/{id}"
-        requestParameters: {integration.request.path.id: method.request.path.id}
-  /shared/{id}:
-    get:
-      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: "http://${stageVariables.backend}/items/{id}"
-        requestParameters: {integration.request.path.id: method.request.path.id}
-  /nocache:
-    get:
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: "http://${stageVariables.backend}/items/n"
-  /strict:
-    get:
-      security: [{api_key: []}]
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: "http://${stageVariables.backend}/items/s"
-  /lenient:
-    get:
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: "http://${stageVariables.backend}/items/l"
-  /silent:
-    get:
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: "http://${stageVariables.backend}/items/q"
-  /open:
-    get:
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: "http://${stageVariables.backend}/items/o"
-  /fail:
-    get:
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: "http://${stageVariables.backend}/fail"
-  /huge:
-    get:
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: "http://${stageVariables.backend}/huge"
-"""
+ITEM_ID = {"integration.request.path.id": "method.request.path.id"}
+OPENAPI = api({
+    "/items/{id}": {
+        "get": proxy_route(
+            backend_uri("/items/{id}"),
+            parameters=[path_param("id"), query_param("color"), header_param("X-Tenant")],
+            request_parameters=ITEM_ID,
+            cache_key_parameters=["method.request.path.id", "method.request.querystring.color",
+                                  "method.request.header.X-Tenant"]),
+        "post": proxy_route(backend_uri("/items/{id}"), http_method="POST",
+                            parameters=[path_param("id")], request_parameters=ITEM_ID),
+    },
+    "/shared/{id}": {"get": proxy_route(backend_uri("/items/{id}"), parameters=[path_param("id")],
+                                        request_parameters=ITEM_ID)},
+    "/nocache": {"get": proxy_route(backend_uri("/items/n"))},
+    "/strict": {"get": proxy_route(backend_uri("/items/s"), security=["api_key"])},
+    "/lenient": {"get": proxy_route(backend_uri("/items/l"))},
+    "/silent": {"get": proxy_route(backend_uri("/items/q"))},
+    "/open": {"get": proxy_route(backend_uri("/items/o"))},
+    "/fail": {"get": proxy_route(backend_uri("/fail"))},
+    "/huge": {"get": proxy_route(backend_uri("/huge"))},
+}, api_key=True)
 
 ADMIN = "admin-0123456789abcdefghij"
 USER = "user-0123456789abcdefghijk"
@@ -138,12 +81,10 @@ class Backend:
 
 
 # "redis" runs with the default near cache, "redis-plain" without one
-@pytest.fixture(params=["memory", "redis", "redis-plain"])
+@pytest.fixture(params=store_params("memory", "redis", "redis-plain"))
 def storage(request: pytest.FixtureRequest) -> dict[str, object]:
-    if request.param == "memory":
-        return {"url": "memory://"}
-    url = str(request.getfixturevalue("redis_url"))
-    return {"url": url} if request.param == "redis" else {"url": url, "nearCacheMb": 0}
+    store = store_from(request)
+    return {"url": store.url, "nearCacheMb": 0} if store.variant == "plain" else {"url": store.url}
 
 
 @pytest.fixture

@@ -7,51 +7,19 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
-import pytest
 import yaml
 from aiohttp import web
 
 from ratelimit import InFlight
 from tests.support.gateway import run_gateway, serve_app, write_config
+from tests.support.openapi import api, backend_uri, mock_route, proxy_route
 
-OPENAPI = """
-openapi: 3.0.1
-info: {title: t, version: "1"}
-components:
-  securitySchemes:
-    api_key: {type: apiKey, name: x-api-key, in: header}
-paths:
-  /open:
-    get:
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates: {application/json: '{"statusCode": 200}'}
-        responses: {default: {statusCode: "200"}}
-  /keyed:
-    get:
-      security: [{api_key: []}]
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates: {application/json: '{"statusCode": 200}'}
-        responses: {default: {statusCode: "200"}}
-  /limited:
-    get:
-      security: [{api_key: []}]
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates: {application/json: '{"statusCode": 200}'}
-        responses: {default: {statusCode: "200"}}
-  /slow:
-    get:
-      responses: {}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: "http://${stageVariables.backend}/slow"
-"""
+OPENAPI = api({
+    "/open": {"get": mock_route()},
+    "/keyed": {"get": mock_route(security=["api_key"])},
+    "/limited": {"get": mock_route(security=["api_key"])},
+    "/slow": {"get": proxy_route(backend_uri("/slow"))},
+}, api_key=True)
 
 ALICE = "alice-0123456789abcdefghij"
 BOB = "bob-0123456789abcdefghijkl"
@@ -95,15 +63,8 @@ def _limits_config(tmp_path: Path, storage_url: str, backend: str, stage_burst: 
         })
 
 
-@pytest.fixture(params=["memory", "redis"])
-def storage_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "memory":
-        return "memory://"
-    return str(request.getfixturevalue("redis_url"))
-
-
-async def test_api_key_required(tmp_path: Path, storage_url: str) -> None:
-    async with run_gateway(limits_config(tmp_path, storage_url)) as gw, \
+async def test_api_key_required(tmp_path: Path, store_url: str) -> None:
+    async with run_gateway(limits_config(tmp_path, store_url)) as gw, \
             aiohttp.ClientSession() as client:
         for headers in ({}, {"x-api-key": "nope-0123456789abcdefghij"}, {"x-api-key": BOB},
                         {"x-api-key": CAROL}, {"x-api-key": DAVE}):
@@ -117,8 +78,8 @@ async def test_api_key_required(tmp_path: Path, storage_url: str) -> None:
             assert resp.status == 200
 
 
-async def test_quota_counts_keyed_requests_only(tmp_path: Path, storage_url: str) -> None:
-    async with run_gateway(limits_config(tmp_path, storage_url)) as gw, \
+async def test_quota_counts_keyed_requests_only(tmp_path: Path, store_url: str) -> None:
+    async with run_gateway(limits_config(tmp_path, store_url)) as gw, \
             aiohttp.ClientSession() as client:
         statuses = []
         for _ in range(7):
@@ -133,8 +94,8 @@ async def test_quota_counts_keyed_requests_only(tmp_path: Path, storage_url: str
             assert resp.status == 200
 
 
-async def test_plan_method_throttle(tmp_path: Path, storage_url: str) -> None:
-    async with run_gateway(limits_config(tmp_path, storage_url)) as gw, \
+async def test_plan_method_throttle(tmp_path: Path, store_url: str) -> None:
+    async with run_gateway(limits_config(tmp_path, store_url)) as gw, \
             aiohttp.ClientSession() as client:
         async def one() -> tuple[int, bytes, str | None]:
             async with client.get(f"{gw.url}/prod/limited", headers={"x-api-key": ALICE}) as r:
@@ -148,8 +109,8 @@ async def test_plan_method_throttle(tmp_path: Path, storage_url: str) -> None:
         assert "Retry-After" not in refused[0]
 
 
-async def test_stage_method_bucket_exact_under_gather(tmp_path: Path, storage_url: str) -> None:
-    async with run_gateway(limits_config(tmp_path, storage_url, stage_burst=20)) as gw, \
+async def test_stage_method_bucket_exact_under_gather(tmp_path: Path, store_url: str) -> None:
+    async with run_gateway(limits_config(tmp_path, store_url, stage_burst=20)) as gw, \
             aiohttp.ClientSession() as client:
         async def one() -> int:
             async with client.get(f"{gw.url}/prod/open") as resp:

@@ -1,5 +1,5 @@
-"""The limiter over both stores: one test class runs on memory:// (ManualClock) and on a real
-redis-server. Redis time cannot be moved, so where time must pass on Redis the test ages the
+"""The limiter over its stores: one test class runs on memory:// (ManualClock), on a real
+redis-server and on a local Redis Cluster (the store matrix of tests/conftest.py). Redis time cannot be moved, so where time must pass on Redis the test ages the
 stored bucket state instead (its ``ts`` field), and rates are tiny so that elapsed wall time
 cannot change an outcome.
 """
@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from ratelimit import (
     Bucket,
     Limiter,
     ManualClock,
-    MemoryStorage,
     Quota,
     account_bucket,
     plan_bucket,
@@ -28,6 +28,7 @@ from ratelimit import (
 )
 from ratelimit.quota import period_bounds
 from ratelimit.storage.redis import PREFIX
+from tests.support.stores import STORE_BACKENDS, Store, store_params
 
 TINY = 1e-9  # tokens/s: nothing refills during a test
 
@@ -37,7 +38,7 @@ class Backend:
     kind: str
     limiter: Limiter
     clock: ManualClock | None
-    redis: Redis | None
+    redis: Redis | RedisCluster | None
 
     async def elapse(self, seconds: float, *buckets: Bucket) -> None:
         """Let ``seconds`` pass for ``buckets``: move the clock, or age the stored state."""
@@ -62,18 +63,22 @@ class Backend:
         return datetime.datetime.fromtimestamp(now, datetime.UTC).date()
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
-    if request.param == "memory":
+@pytest.fixture
+async def backend(store: Store) -> AsyncIterator[Backend]:
+    if store.backend == "memory":
         clock = ManualClock()
-        limiter = Limiter(MemoryStorage(clock))
+        limiter = Limiter(storage_from_url(store.url, clock=clock))
         yield Backend("memory", limiter, clock, None)
         await limiter.aclose()
         return
-    url = request.getfixturevalue("redis_url")
-    limiter = Limiter(storage_from_url(url), timeout_s=2.0)
-    inspect = Redis.from_url(url, decode_responses=True)
-    yield Backend("redis", limiter, None, inspect)
+    limiter = Limiter(storage_from_url(store.url), timeout_s=2.0)
+    inspect: Redis | RedisCluster = (
+        Redis.from_url(store.url, decode_responses=True)
+        if store.backend == "redis"
+        else RedisCluster.from_url(store.url.replace("redis+cluster://", "redis://"),
+                                   decode_responses=True)
+    )
+    yield Backend(store.backend, limiter, None, inspect)
     await inspect.aclose()
     await limiter.aclose()
 
@@ -82,6 +87,7 @@ async def admitted(limiter: Limiter, buckets: list[Bucket], quota: Quota | None,
     return sum([(await limiter.decide(buckets, quota)).allowed for _ in range(n)])
 
 
+@pytest.mark.parametrize("store", store_params(*STORE_BACKENDS), indirect=True)
 class TestLimiter:
     async def test_starts_full_and_refuses_past_burst(self, backend: Backend) -> None:
         b = account_bucket(TINY, 5)

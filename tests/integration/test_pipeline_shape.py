@@ -19,31 +19,13 @@ from proxy.phases import api_key, limits
 from proxy.runtime import Runtime
 from proxy.upstream.base import UpstreamResponse
 from tests.support.gateway import run_gateway, write_config
+from tests.support.openapi import api, mock_route, proxy_route
 
-OPENAPI = """
-openapi: 3.0.1
-info: {title: shape, version: "1"}
-components:
-  securitySchemes:
-    api_key: {type: apiKey, name: x-api-key, in: header}
-paths:
-  /open:
-    get:
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates: {application/json: '{"statusCode": 200}'}
-        responses: {default: {statusCode: "200"}}
-  /keyed:
-    get:
-      security: [{api_key: []}]
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates: {application/json: '{"statusCode": 200}'}
-        responses: {default: {statusCode: "200"}}
-  /broken-stream:
-    get:
-      x-amazon-apigateway-integration: {type: http_proxy, httpMethod: GET, uri: "http://x.invalid/"}
-"""
+OPENAPI = api({
+    "/open": {"get": mock_route()},
+    "/keyed": {"get": mock_route(security=["api_key"])},
+    "/broken-stream": {"get": proxy_route("http://x.invalid/")},
+}, title="shape", api_key=True)
 
 
 def test_each_route_has_only_the_phases_it_needs(tmp_path: Path) -> None:

@@ -16,18 +16,18 @@ from proxy.config.model import (
     UsagePlan,
     UsagePlanStage,
 )
-from ratelimit.registry import (
+from ratelimit.records import (
     BadRequest,
     Conflict,
     KeyRecord,
     Mutation,
     NotFound,
-    Registry,
-    RegistryStore,
     plan_stage,
 )
-from ratelimit.storage.registry_memory import MemoryRegistryStore
-from ratelimit.storage.registry_redis import RedisRegistryStore
+from ratelimit.registry import Registry
+from ratelimit.storage.registry import registry_store_from_url
+from ratelimit.storage.registry.redis import RedisRegistryStore
+from tests.support.stores import Store
 
 ALICE = "alice-0123456789abcdefghij"
 BOB = "bob-0123456789abcdefghijkl"
@@ -59,18 +59,16 @@ async def _eventually(check: Callable[[], bool]) -> None:
     assert check()
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def make_registry(request: pytest.FixtureRequest) -> AsyncIterator[MakeRegistry]:
+@pytest.fixture
+async def make_registry(store: Store) -> AsyncIterator[MakeRegistry]:
     """Registries sharing one store: the same object (memory) or the same Redis."""
     registries: list[Registry] = []
-    shared = MemoryRegistryStore()
-    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    shared = registry_store_from_url(store.url) if store.backend == "memory" else None
 
     async def make() -> Registry:
-        store: RegistryStore = (
-            shared if url is None else RedisRegistryStore.from_url(url, poll_interval=0.2)
+        registry = Registry(
+            shared if shared is not None else registry_store_from_url(store.url, poll_interval=0.2)
         )
-        registry = Registry(store)
         registries.append(registry)
         await registry.start(SEED_KEYS, SEED_PLANS)
         return registry

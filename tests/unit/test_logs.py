@@ -107,3 +107,29 @@ def test_bad_arguments_say_what_is_allowed() -> None:
         setup_logging("LOUD")
     with pytest.raises(ValueError, match="allowed are text, json"):
         setup_logging("INFO", "yaml")
+
+
+def test_info_lines_on_the_loop_go_out_together_each_iteration(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    setup_logging("INFO", "text")
+    log = logging.getLogger("sluice.functions")
+
+    async def main() -> tuple[list[str], list[str], list[str]]:
+        log.info("fn r1 START")
+        log.info("fn r1 END")
+        held = capsys.readouterr().err.splitlines()
+        log.warning("a warning is not held")
+        warned = capsys.readouterr().err.splitlines()
+        await asyncio.sleep(0)  # the iteration ends: what was held is written
+        return held, warned, capsys.readouterr().err.splitlines()
+
+    held, warned, after = asyncio.run(main())
+    assert held == []
+    # the warning flushed the two held lines first: order is kept
+    assert [line.split(": ", 1)[1] for line in warned] == [
+        "fn r1 START", "fn r1 END", "a warning is not held"]
+    assert after == []
+    log.info("outside a loop: at once")
+    assert capsys.readouterr().err.endswith("outside a loop: at once\n")

@@ -5,17 +5,16 @@ from __future__ import annotations
 import pytest
 
 from ratelimit.clock import ManualClock
-from ratelimit.registry import (
+from ratelimit.records import (
     BadRequest,
     KeyRecord,
     Mutation,
-    Registry,
     RegistryState,
     apply_mutation,
     plan_stage,
-    registry_store_from_url,
 )
-from ratelimit.storage.registry_memory import MemoryRegistryStore
+from ratelimit.registry import Registry
+from ratelimit.storage.registry import MemoryRegistryStore, registry_store_from_url
 
 
 def test_apply_mutation_bumps_the_version_and_leaves_the_old_state() -> None:

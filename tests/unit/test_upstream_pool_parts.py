@@ -9,7 +9,7 @@ import pytest
 
 import proxy.upstream
 from proxy.upstream import Origin, PoolLimits, PoolUpstream
-from proxy.upstream.pool import _OriginPool
+from proxy.upstream.pool import OriginPool
 
 
 def test_public_surface_is_sorted() -> None:
@@ -60,7 +60,7 @@ def test_buffer_limit_is_validated() -> None:
 
 
 def head(origin: Origin, method: str, headers: list[tuple[str, str]], body: object) -> bytes:
-    pool = _OriginPool(origin, PoolLimits(), 65536, asyncio.new_event_loop(), None)
+    pool = OriginPool(origin, PoolLimits(), 65536, asyncio.new_event_loop(), None)
     pool.loop.close()
     return pool.head(method, "/a/b?c=d", headers, body)
 

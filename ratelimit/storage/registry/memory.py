@@ -6,13 +6,8 @@ so it is atomic on the event loop, and calls every listener before it returns.
 
 from __future__ import annotations
 
-from ratelimit.registry import (
-    Listener,
-    Mutate,
-    RegistryState,
-    RegistryStore,
-    apply_mutation,
-)
+from ratelimit.records import RegistryState, apply_mutation
+from ratelimit.storage.registry.base import Listener, Mutate, RegistryStore
 
 
 class MemoryRegistryStore(RegistryStore):

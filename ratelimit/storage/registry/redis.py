@@ -29,17 +29,15 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError, WatchError
 
-from ratelimit.registry import (
+from ratelimit.records import (
     KeyRecord,
-    Listener,
-    Mutate,
     PlanRecord,
     RegistryState,
-    RegistryStore,
     RegistryUnavailable,
     apply_mutation,
     plan_stage,
 )
+from ratelimit.storage.registry.base import Listener, Mutate, RegistryStore
 
 log = logging.getLogger(__name__)
 
