@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from cache import ResponseCache
-    from proxy.authorizers.base import AuthorizerServices
+    from proxy.authorizers.services import AuthorizerServices
     from proxy.functions.registry import Functions
     from proxy.metrics import MethodMetrics
     from proxy.upstream.base import Upstream

@@ -8,16 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from proxy.authorizers.base import (
-    AuthKind,
-    Authorizer,
-    AuthorizerScope,
-    AuthorizerServices,
-    Verdict,
-)
+from proxy.authorizers.base import AuthKind, Authorizer, AuthorizerScope, Verdict
 from proxy.authorizers.cognito import CognitoUserPoolAuthorizer
 from proxy.authorizers.custom import CustomAuthorizer
 from proxy.authorizers.iam import IamAuthorizer
+from proxy.authorizers.services import AuthorizerServices
 from proxy.authorizers.stage import DeploymentAuth, StageAuth
 from proxy.config.model import AuthorizerDef, AuthorizerType, Config
 

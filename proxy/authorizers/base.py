@@ -15,43 +15,23 @@ coroutine for its authorizer.
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from proxy.auth import Decision, Jwks, SigV4Verifier
+from proxy.auth import Decision, SigV4Verifier
+from proxy.authorizers.services import AuthorizerServices
 from proxy.config.model import AuthorizerDef, AwsSettings, Config
 from proxy.context import AuthState, RequestContext
 
 if TYPE_CHECKING:
     from proxy._types import Services
 
-__all__ = ["AuthKind", "Authorizer", "AuthorizerScope", "AuthorizerServices", "Verdict"]
+__all__ = ["AuthKind", "Authorizer", "AuthorizerScope", "Verdict"]
 
 AuthKind = Literal["CUSTOM", "COGNITO_USER_POOLS", "AWS_IAM"]  # AWS's authorizationType
 Verdict = Decision | Awaitable[Decision]
-
-
-class AuthorizerServices:
-    """Per process, owned by the runtime: the clocks authorizers read (injected in tests) and
-    the user pools' key sets, read once per process and source (refreshed on an unknown key id,
-    never per request) so that a reload keeps them."""
-
-    __slots__ = ("_jwks", "clock", "monotonic")
-
-    def __init__(self, *, clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock  # epoch seconds: token expiry, SigV4 dates, policy conditions
-        self.monotonic = monotonic  # the result cache's TTLs
-        self._jwks: dict[str, Jwks] = {}
-
-    def jwks(self, source: str) -> Jwks:
-        found = self._jwks.get(source)
-        if found is None:
-            found = self._jwks[source] = Jwks(source, clock=self.monotonic)
-        return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from proxy.auth import Policy, SigV4Verifier, api_arn
-from proxy.authorizers.base import Authorizer, AuthorizerScope, AuthorizerServices
+from proxy.authorizers.base import Authorizer, AuthorizerScope
+from proxy.authorizers.services import AuthorizerServices
 from proxy.config.model import ApiConfig, ApiKeySource, AuthorizerDef, Config, StageConfig
 from proxy.context import RequestContext
 
