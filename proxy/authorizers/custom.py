@@ -55,8 +55,8 @@ class CustomAuthorizer(Authorizer):
     """A TOKEN or REQUEST authorizer of one stage: its function, its identity rules, its
     result cache (per process: no store round trip)."""
 
-    __slots__ = ("_broken", "_cache", "_calls", "_function", "_identity", "_resource_context",
-                 "_stage_variables", "_target", "_ttl")
+    __slots__ = ("_broken", "_cache", "_calls", "_function", "_identity", "_stage_variables",
+                 "_target")
     kind = "CUSTOM"
 
     def __init__(self, definition: AuthorizerDef, scope: AuthorizerScope) -> None:
@@ -66,7 +66,6 @@ class CustomAuthorizer(Authorizer):
         ttl = definition.result_ttl_seconds
         self._identity = LambdaAuthorizer(kind, definition.identity_source,
                                           validation=definition.validation, ttl_seconds=ttl)
-        self._ttl = ttl
         self._cache = ResultCache(ttl, clock=scope.shared.monotonic)
         self._calls: dict[Hashable, asyncio.Future[_Answer | AuthError]] = {}
         self._stage_variables = scope.stage_variables
@@ -90,14 +89,12 @@ class CustomAuthorizer(Authorizer):
         request = ctx.request
         assert request is not None
         headers = request.headers
-        key: Hashable
+        key: Hashable | None
         if self._identity.type == "TOKEN":
             key = token = self._identity.token(headers)  # 401 without a call
-        else:
-            found = self._identity.request_identity(
-                headers, request.query, self._stage_variables,
-                lambda name: value(ctx, name))
-            key = found
+        else:  # every identity source, or None without a cache (401 without a call)
+            key = self._identity.request_identity(headers, request.query, self._stage_variables,
+                                                  lambda name: value(ctx, name))
         if key is not None:
             cached = self._cache.get(key)
             if cached is not None:
