@@ -190,8 +190,8 @@ def load(path: str | Path) -> Scenario:
 
 
 def _absolute_definitions(config: dict[str, Any], base: Path) -> None:
-    """Paths in a scenario's config (definitions, functions' code) are relative to the
-    scenario file; the config is written elsewhere, so they are made absolute."""
+    """Paths in a scenario's config (definitions, functions' code, user pools' JWKS files) are
+    relative to the scenario file; the config is written elsewhere, so they are made absolute."""
     for api in config.get("apis", []):
         definition = api.get("definition")
         if isinstance(definition, str) and not Path(definition).is_absolute():
@@ -200,6 +200,12 @@ def _absolute_definitions(config: dict[str, Any], base: Path) -> None:
         code = function.get("codeUri") if isinstance(function, dict) else None
         if isinstance(code, str) and not Path(code).is_absolute():
             function["codeUri"] = str((base / code).resolve())
+    cognito = config.get("cognito")
+    pools = cognito.get("userPools") if isinstance(cognito, dict) else None
+    for pool in (pools or {}).values():
+        jwks = pool.get("jwks") if isinstance(pool, dict) else None
+        if isinstance(jwks, str) and "://" not in jwks and not Path(jwks).is_absolute():
+            pool["jwks"] = str((base / jwks).resolve())
 
 
 def _substitute(value: Any, names: dict[str, str]) -> Any:

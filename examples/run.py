@@ -34,6 +34,9 @@ Try:
   curl -i -X POST -d '{"type":"cat","price":9.5}' http://127.0.0.1:8080/prod/lambda/pets
   curl -i http://127.0.0.1:8080/prod/lambda/fails          # 502: the function raised
   curl -i 'http://127.0.0.1:8080/prod/lambda/slow?seconds=5'  # 502: past its 3 s timeout
+  curl -i http://127.0.0.1:8080/prod/lambda/me             # 401: the TOKEN authorizer wants a token
+  curl -i -H 'Authorization: Bearer allow-alice' http://127.0.0.1:8080/prod/lambda/me
+  curl -i -H 'Authorization: Bearer deny' http://127.0.0.1:8080/prod/lambda/me   # 403
   curl -i 'http://127.0.0.1:8080/prod/templated/pets?type=dog'  # HTTP with VTL templates
   curl -i -H 'Content-Type: application/json' -d '{"kind":"cat","price":5}' \\
        http://127.0.0.1:8080/prod/templated/pets          # request template -> backend -> 201

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from cache import ResponseCache
+    from proxy.authorizers.services import AuthorizerServices
     from proxy.functions.registry import Functions
     from proxy.metrics import MethodMetrics
     from proxy.upstream.base import Upstream
@@ -56,6 +57,8 @@ class Services:
     store (CONTRACT 2). ``metrics`` is None when per-request metrics are off (a bench baseline).
     ``functions``: the configured Lambda functions (``proxy.functions``), None to compile
     without them (they are then unknown, as a function missing from the config).
+    ``authorizers``: the authorizers' clocks and key sets, per process (None: a fresh one
+    per deployment).
     """
 
     upstream: Upstream
@@ -65,3 +68,4 @@ class Services:
     metrics: MetricsSink | None = None
     limit_divisor: int = 1
     functions: Functions | None = None
+    authorizers: AuthorizerServices | None = None

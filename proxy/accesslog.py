@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any, cast
 
-from proxy.context import VARIABLES, ClfTime, RequestContext, elapsed_ms
+from proxy.context import ClfTime, RequestContext, Variable, elapsed_ms, lookup
 
 __all__ = ["PRESETS", "AccessLog", "compile_format"]
 
@@ -99,22 +99,37 @@ _ESCAPES = {"text": _escape_text, "json": _escape_json, "xml": _escape_xml}
 # -- compiling ------------------------------------------------------------------------------
 
 # What each kind of $context variable (proxy.context.VARIABLES) becomes in the generated line;
-# {a} is its attribute. An int is formatted by the f-string itself (no call to str), the
-# gateway's own text needs no escaping, and text a client or the config shapes is escaped for the
-# format, "-" when unset or empty.
+# {a} is the expression reading its value. An int is formatted by the f-string itself (no call
+# to str), the gateway's own text needs no escaping, and text a client or the config shapes is
+# escaped for the format, "-" when unset or empty.
 _INLINE: dict[str, str] = {
-    "id": '(ctx.{a} or "-")',
-    "int": '("-" if (v := ctx.{a}) is None else v)',
-    "status": '(ctx.{a} or "-")',
-    "millis": '("-" if (v := ctx.{a}) is None else round(v))',
+    "id": '({a} or "-")',
+    "int": '("-" if (v := {a}) is None else v)',
+    "status": '({a} or "-")',
+    "millis": '("-" if (v := {a}) is None else round(v))',
     "elapsed": "round(_elapsed(ctx))",
-    "text": '(_esc(v) if (v := ctx.{a}) else "-")',
+    "text": '(_esc(v) if (v := {a}) else "-")',
     # AWS: the quoted value, meant to stand unquoted in a JSON format
-    "quoted": '(_quote(v) if (v := ctx.{a}) is not None else "-")',
-    "prefix": '(_esc(v.split(".", 1)[0]) if (v := ctx.{a}) else "-")',
+    "quoted": '(_quote(v) if (v := {a}) is not None else "-")',
+    "prefix": '(_esc(v.split(".", 1)[0]) if (v := {a}) else "-")',
     # the CLF time of the request's second, cached for the last second
-    "clf": "(_rt.text if ctx.{a} // 1000 == _rt.second else _rt(ctx.{a}))",
+    "clf": "(_rt.text if {a} // 1000 == _rt.second else _rt({a}))",
 }
+
+
+def _reader(variable: Variable) -> str:
+    """The expression reading a variable's value: its attribute, then along its path (None on
+    the way is unset), then its entry (``ctx.auth.values.get('tier')`` for authorizer.tier)."""
+    if not variable.path and variable.key is None:
+        return f"ctx.{variable.attr}"
+    steps = [f"(o := ctx.{variable.attr}) is None"]
+    steps += [f"(o := o.{name}) is None" for name in variable.path[:-1]]
+    last = f"o.{variable.path[-1]}" if variable.path else "o"
+    if variable.key is not None:
+        if variable.path:
+            steps.append(f"(o := {last}) is None")
+        last = f'o.get("{variable.key}")'  # a name of the format: [A-Za-z0-9_.]+
+    return f"(None if {' or '.join(steps)} else {last})"
 
 # A variable name is dotted identifier segments; a trailing "." stays literal text. The whole
 # name is looked up (the longest match), so "$context.integrationLatency" is never read as
@@ -156,7 +171,7 @@ def compile_format(fmt: str) -> Callable[[RequestContext], str]:
     for match in _VARIABLE.finditer(fmt):
         text += fmt[pos:match.start()]
         pos = match.end()
-        variable = VARIABLES.get(match.group(1))
+        variable = lookup(match.group(1))
         if variable is None or variable.attr is None:
             # known to AWS and never set here, or unknown: part of the literal text
             text += "-"
@@ -165,7 +180,7 @@ def compile_format(fmt: str) -> Callable[[RequestContext], str]:
         if variable.kind == "text" and attr in _FEW_VALUES:  # escaped once per distinct value
             inline = f'((_mem.get(v) or _mesc(v)) if (v := ctx.{attr}) else "-")'
         else:
-            inline = _INLINE[variable.kind].format(a=attr)
+            inline = _INLINE[variable.kind].format(a=_reader(variable))
         pieces.append(repr(text))
         pieces.append(f"f'{{{inline}}}'")
         text = ""

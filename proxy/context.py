@@ -17,6 +17,7 @@ typed as AWS's Velocity sees them (``requestTimeEpoch`` a number).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import orjson
 if TYPE_CHECKING:
     from aiohttp.web import BaseRequest
 
+    from proxy.auth import Decision, IamIdentity
     from proxy.body import RequestBody
     from ratelimit import KeyRecord, PlanRecord
 
@@ -44,11 +46,38 @@ class RouteInfo(Protocol):
     def metric_method(self) -> str: ...
 
 
+class AuthState:
+    """What the resource policy and authorizer phases found, on ``ctx.auth`` (None on a route
+    that has neither, so such a route pays nothing for them). ``$context.authorizer.*`` and
+    ``$context.identity.*`` read it through ``VARIABLES``."""
+
+    __slots__ = ("caller", "claims", "error", "integration_latency_ms", "latency_ms",
+                 "method_arn", "policy", "request_id", "status", "usage_identifier_key",
+                 "values")
+
+    def __init__(self, method_arn: str) -> None:
+        self.method_arn = method_arn  # arn:aws:execute-api:{region}:{account}:{api}/{stage}/...
+        # the resource policy's decision before the authorizer (None: the stage has none)
+        self.policy: Decision | None = None
+        self.caller: IamIdentity | None = None  # a verified SigV4 signer (AWS_IAM)
+        # $context.authorizer.KEY: a Lambda authorizer's principalId and context, stringified
+        self.values: Mapping[str, str] | None = None
+        self.claims: Mapping[str, str] | None = None  # $context.authorizer.claims.* (Cognito)
+        self.usage_identifier_key: str | None = None  # the API key when its source is AUTHORIZER
+        self.latency_ms: float | None = None  # the whole authorizer step, cache hits included
+        self.integration_latency_ms: float | None = None  # the function call, when one was made
+        self.status: int | None = None  # 200, or the status the authorizer answered with
+        self.error: str | None = None
+        self.request_id: str | None = None  # the authorizer function's invocation id
+
+
 class RequestContext:
     __slots__ = (
+        "account_id",
         "api_id",
         "api_key",
         "api_key_id",
+        "auth",
         "body",
         "cache_status",
         "domain_name",
@@ -92,6 +121,7 @@ class RequestContext:
         self.start = start  # time.perf_counter() at receipt
         self.request_time_epoch_ms = request_time_epoch_ms
         self.api_id: str | None = None
+        self.account_id: str | None = None  # the API owner's (config aws.accountId)
         self.stage: str | None = None
         self.http_method: str | None = None
         self.path: str | None = None  # "/{stage}/pets/1": includes the stage, as AWS logs it
@@ -114,6 +144,7 @@ class RequestContext:
         self.plan: PlanRecord | None = None
         self.api_key: str | None = None  # never logged as such; access logs may name it
         self.api_key_id: str | None = None
+        self.auth: AuthState | None = None  # what the authorizer phases found
         self.status = 0
         self.response_length: int | None = None
         self.response_latency_ms: float | None = None
@@ -154,10 +185,14 @@ class Variable:
     name: str  # after "$context."
     attr: str | None  # the RequestContext attribute it reads
     kind: Kind
+    # then these attributes of that object in turn (None on the way: unset)
+    path: tuple[str, ...] = ()
+    key: str | None = None  # then this entry of the mapping reached
 
 
-def _v(name: str, attr: str | None, kind: Kind) -> tuple[str, Variable]:
-    return name, Variable(name, attr, kind)
+def _v(name: str, attr: str | None, kind: Kind, path: tuple[str, ...] = (),
+       key: str | None = None) -> tuple[str, Variable]:
+    return name, Variable(name, attr, kind, path, key)
 
 
 VARIABLES: Mapping[str, Variable] = dict([
@@ -192,14 +227,54 @@ VARIABLES: Mapping[str, Variable] = dict([
     _v("integrationStatus", "integration_status", "int"),
     _v("integration.status", "integration_status", "int"),
     _v("integration.integrationStatus", "integration_status", "int"),
-    # Known to AWS, never set by this gateway (no AWS account, Cognito identity pools, WAF or
-    # X-Ray, no canary deployments).
+    _v("accountId", "account_id", "id"),
+    # the SigV4 signer of an AWS_IAM method (iam.credentials)
+    _v("identity.accountId", "auth", "text", ("caller", "account_id")),
+    _v("identity.caller", "auth", "text", ("caller", "user_id")),
+    _v("identity.user", "auth", "text", ("caller", "user_id")),
+    _v("identity.userArn", "auth", "text", ("caller", "user_arn")),
+    _v("identity.accessKey", "auth", "text", ("caller", "access_key")),
+    # the authorizer step (access logs); authorizer.KEY and authorizer.claims.NAME: lookup()
+    _v("authorizer.latency", "auth", "millis", ("latency_ms",)),
+    _v("authorizer.integrationLatency", "auth", "millis", ("integration_latency_ms",)),
+    _v("authorizer.status", "auth", "int", ("status",)),
+    _v("authorizer.error", "auth", "text", ("error",)),
+    _v("authorizer.requestId", "auth", "text", ("request_id",)),
+    # Known to AWS, never set by this gateway (no Cognito identity pools, WAF or X-Ray, no
+    # canary deployments).
     *(_v(name, None, "unset") for name in (
-        "accountId", "identity.accountId", "identity.caller", "identity.user",
-        "identity.userArn", "identity.cognitoIdentityId", "identity.cognitoIdentityPoolId",
+        "identity.cognitoIdentityId", "identity.cognitoIdentityPoolId",
         "identity.principalOrgId", "awsEndpointRequestId", "deploymentId", "isCanaryRequest",
-        "integration.requestId", "xrayTraceId", "wafResponseCode", "webaclArn")),
+        "integration.requestId", "xrayTraceId", "wafResponseCode", "webaclArn",
+        "authorizer.claims")),
 ])
+
+
+@functools.lru_cache(maxsize=1024)
+def lookup(name: str) -> Variable | None:
+    """The variable ``$context.{name}``: one of ``VARIABLES``, or an authorizer's own entry,
+    ``authorizer.claims.NAME`` (a Cognito claim) or ``authorizer.KEY`` (a Lambda authorizer's
+    ``principalId`` or context value). None for a name AWS does not know."""
+    variable = VARIABLES.get(name)
+    if variable is not None:
+        return variable
+    if name.startswith("authorizer.claims.") and len(name) > 18:
+        return Variable(name, "auth", "text", ("claims",), name[18:])
+    if name.startswith("authorizer.") and len(name) > 11:
+        return Variable(name, "auth", "text", ("values",), name[11:])
+    return None
+
+
+def read(ctx: RequestContext, variable: Variable) -> Any:
+    """The raw value a variable reads (None when unset anywhere on its way)."""
+    raw: Any = getattr(ctx, variable.attr) if variable.attr is not None else None
+    for name in variable.path:
+        if raw is None:
+            return None
+        raw = getattr(raw, name)
+    if variable.key is not None and raw is not None:
+        return raw.get(variable.key)
+    return raw
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -235,10 +310,10 @@ def elapsed_ms(ctx: RequestContext) -> float:
 def value(ctx: RequestContext, name: str) -> str | None:
     """``$context.{name}`` as text, None when unset or unknown: what gateway responses,
     parameter mappings and templates substitute."""
-    variable = VARIABLES.get(name)
+    variable = lookup(name)
     if variable is None or variable.attr is None:
         return None
-    raw: Any = getattr(ctx, variable.attr)
+    raw = read(ctx, variable)
     kind = variable.kind
     if kind == "elapsed":
         return str(round(elapsed_ms(ctx)))

@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from cache import CacheKeySpec, method_cache_settings
-from proxy._types import Services
+from proxy._types import Phase, Services
 from proxy.accesslog import compile_format
+from proxy.authorizers import DeploymentAuth, StageAuth, deployment_auth
 from proxy.config.model import (
     ApiConfig,
     Config,
@@ -28,7 +29,7 @@ from proxy.context import RequestContext
 from proxy.encoding import BinaryMediaTypes
 from proxy.gateway_responses import StageGatewayResponses
 from proxy.integrations import MethodScope, make_invoker
-from proxy.phases import responder, route_phases
+from proxy.phases import responder, route_phases, stage_guard
 from proxy.phases.limits import scale_limit
 from proxy.route import MethodCache, MethodRoute
 from proxy.routing import Router
@@ -48,6 +49,8 @@ class Stage:
     responses: StageGatewayResponses
     access_log_format: Callable[[RequestContext], str] | None
     access_log_destination: str | None
+    # before the route is looked up: the resource policy's first phase (None: no policy)
+    guard: Phase | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ class Deployment:
     single_api: str | None  # the API id when the config has exactly one API
     limit_divisor: int = 1
     body_timeout_s: float = 60.0  # server.clientBodyTimeoutSeconds, read on every request
+    account_id: str = "123456789012"  # aws.accountId: $context.accountId
     # an API id by its lower-case form: the {apiId}.execute-api.* Host match ignores case
     # (host names do; logical ids from templates carry capitals, CONTRACT 9)
     host_apis: Mapping[str, str] = field(default_factory=dict)
@@ -130,24 +134,26 @@ def compile_deployment(config: Config, services: Services) -> Deployment:
     account = account_bucket(throttle.rate_limit / divisor,
                              scale_limit(throttle.burst_limit, divisor))
     stages: dict[tuple[str, str], Stage] = {}
+    auth = deployment_auth(config, services)
     for api in config.apis:
         parts = _api_parts(api)
         for stage_name, stage_config in api.stages.items():
             stages[(api.id, stage_name)] = _compile_stage(api, stage_config, services, account,
-                                                          parts)
+                                                          auth, parts)
     single = config.apis[0].id if len(config.apis) == 1 else None
     return Deployment(config, stages, single, divisor, config.server.client_body_timeout_s,
-                      {api.id.lower(): api.id for api in config.apis})
+                      config.aws.account_id, {api.id.lower(): api.id for api in config.apis})
 
 
 def _compile_stage(api: ApiConfig, stage: StageConfig, services: Services,
-                   account: Bucket, parts: _ApiParts) -> Stage:
+                   account: Bucket, auth: DeploymentAuth, parts: _ApiParts) -> Stage:
+    stage_auth = auth.stage(api, stage)
     routes = []
     for resource in api.definition.resources:
         for method_name, method in resource.methods.items():
             routes.append((resource.path, method_name,
                            _compile_method(api, stage, resource.path, method, services,
-                                           account, parts)))
+                                           account, stage_auth, parts)))
     access = stage.access_log
     return Stage(
         api_id=api.id,
@@ -157,6 +163,7 @@ def _compile_stage(api: ApiConfig, stage: StageConfig, services: Services,
         responses=StageGatewayResponses(api.definition.gateway_responses, stage.variables),
         access_log_format=compile_format(access.format) if access else None,
         access_log_destination=access.destination if access else None,
+        guard=stage_guard(stage_auth),
     )
 
 
@@ -175,7 +182,8 @@ def caching_enabled(stage: StageConfig, resource_path: str, method: str,
 
 
 def _compile_method(api: ApiConfig, stage: StageConfig, resource_path: str, method: Method,
-                    services: Services, account: Bucket, parts: _ApiParts) -> MethodRoute:
+                    services: Services, account: Bucket, auth: StageAuth,
+                    parts: _ApiParts) -> MethodRoute:
     settings = resolve_method_settings(stage, resource_path, method.http_method)
     divisor = services.limit_divisor
     throttled = None
@@ -225,7 +233,8 @@ def _compile_method(api: ApiConfig, stage: StageConfig, resource_path: str, meth
         cache=method_cache,
         phases=route_phases(method, services=services, api_id=api.id, stage=stage.name,
                             resource_path=resource_path, account=account,
-                            stage_bucket=throttled, validator=_validator(method, parts)),
+                            stage_bucket=throttled, auth=auth,
+                            validator=_validator(method, parts)),
         respond=responder(invoker, method_cache, services,
                           api.definition.minimum_compression_size, any_method=any_method),
         metric_resource=resource_path if metrics_enabled else "-",

@@ -7,9 +7,10 @@
     │   ├── BadRequest               400: HTTP/0.9, or a path that would leave its backend prefix
     │   ├── RequestTimeout           408: the body did not arrive in time; the connection closes
     │   ├── RequestTooLarge          413 plain text (not customisable)
-    │   ├── MissingAuthenticationToken   MISSING_AUTHENTICATION_TOKEN
     │   ├── AuthError                who may call (proxy.auth); str() never holds the message,
     │   │   │                        which may echo the caller's credentials back to them
+    │   │   ├── MissingAuthenticationToken   MISSING_AUTHENTICATION_TOKEN (no route, or an
+    │   │   │                        unsigned call to an AWS_IAM method)
     │   │   ├── Unauthorized         UNAUTHORIZED (401)
     │   │   ├── AccessDenied         ACCESS_DENIED (403, capital-M "Message" body)
     │   │   ├── InvalidSignature     INVALID_SIGNATURE (403; ``error_type`` as AWS names it)
@@ -66,6 +67,9 @@ class GatewayError(SluiceError):
     response_type: str = "DEFAULT_5XX"
     # None: the gateway response's own default message
     message: str | None = None
+    # None: the type's own x-amzn-ErrorType; set where AWS names the cause more finely
+    # (IncompleteSignatureException under INVALID_SIGNATURE or MISSING_AUTHENTICATION_TOKEN)
+    error_type: str | None = None
     # True: the connection is closed after the answer (what is left of the request is unread)
     close_connection: bool = False
 
@@ -93,15 +97,8 @@ class RequestTooLarge(GatewayError):
     response_type = "REQUEST_TOO_LARGE"
 
 
-class MissingAuthenticationToken(GatewayError):
-    response_type = "MISSING_AUTHENTICATION_TOKEN"
-
-
 class AuthError(GatewayError):
-    """An authorizer's answer. ``error_type`` overrides the type's ``x-amzn-ErrorType`` where AWS
-    names the cause more finely (``IncompleteSignatureException`` under INVALID_SIGNATURE)."""
-
-    error_type: str | None = None
+    """An authorizer's answer, ``error_type`` given where AWS names the cause more finely."""
 
     def __init__(self, message: str | None = None, *, error_type: str | None = None) -> None:
         super().__init__(message)
@@ -110,6 +107,10 @@ class AuthError(GatewayError):
         # The message may hold the caller's Authorization header or canonical request (AWS
         # sends both back to the caller); exception text, and so logs, name only the type.
         self.args = (f"{self.response_type} {self.error_type or ''}".rstrip(),)
+
+
+class MissingAuthenticationToken(AuthError):
+    response_type = "MISSING_AUTHENTICATION_TOKEN"
 
 
 class Unauthorized(AuthError):

@@ -146,18 +146,21 @@ class StageGatewayResponses:
         fallback = "DEFAULT_4XX" if rtype.status < 500 else "DEFAULT_5XX"
         return self._custom.get(fallback)
 
-    def render(self, type_name: str, ctx: RequestContext,
-               message: str | None = None) -> Rendered:
+    def render(self, type_name: str, ctx: RequestContext, message: str | None = None,
+               error_type: str | None = None) -> Rendered:
+        """``message``: ``$context.error.message`` when not the type's own; ``error_type``: the
+        ``x-amzn-ErrorType`` when AWS names the cause more finely than the type does."""
         rtype = TYPES[type_name]
         content_type = "text/plain" if type_name == "REQUEST_TOO_LARGE" else "application/json"
         definition = self._definition(rtype)
         if message is None:
             message = rtype.message
+        own = _error_type(rtype) if error_type is None else (("x-amzn-ErrorType", error_type),)
         if definition is None:
             body = rtype.body if message == rtype.message else _message_body(rtype, message)
-            return Rendered(rtype.status, _error_type(rtype), body, content_type)
+            return Rendered(rtype.status, own, body, content_type)
         status = definition.status_code or rtype.status
-        headers = list(_error_type(rtype))
+        headers = list(own)
         for target, source in definition.response_parameters.items():
             name = target.removeprefix("gatewayresponse.header.")
             got = self._source_value(source, ctx, rtype, message)
@@ -213,4 +216,6 @@ def _message_body(rtype: ResponseType, message: str | None) -> bytes:
     # body, so also its other messages, such as a request template's parse error)
     if rtype.status >= 500 or rtype.name == "BAD_REQUEST_BODY":
         return b'{"message": ' + orjson.dumps(message) + b"}"
+    if rtype.name == "ACCESS_DENIED":  # AWS's capital M, whatever the message (spec 5.1)
+        return b'{"Message":' + orjson.dumps(message) + b"}"
     return b'{"message":' + orjson.dumps(message) + b"}"

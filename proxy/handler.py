@@ -4,11 +4,13 @@ one boundary where every ``GatewayError`` becomes its gateway response.
 1. stage lookup (403 Forbidden), dot segments resolved, HTTP/0.9 refused (400)
 2. the body: 413 above 10 MB, a small one read now within the body timeout (408)
 3. in-flight admission (429, level concurrency), released on every way out
-4. route (403 Missing Authentication Token)
-5. the route's phases: API key (403), throttle and quota (429), ... (``MethodRoute.phases``)
-6. the route's responder: cache lookup, the integration with its timeout (504) and failures
+4. the stage's guard: the resource policy's first phase (403 for a Deny) (``Stage.guard``)
+5. route (403 Missing Authentication Token)
+6. the route's phases: authorizer (401/403/500), API key (403), throttle and quota (429), ...
+   (``MethodRoute.phases``)
+7. the route's responder: cache lookup, the integration with its timeout (504) and failures
    (502 / 500), the response
-7. metrics and access log (``proxy.record``)
+8. metrics and access log (``proxy.record``)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from aiohttp import web
 from aiohttp.http import HttpVersion10
 
+from proxy.auth.sigv4 import unmatched_route
 from proxy.body import at_once, read_small
 from proxy.context import RequestContext
 from proxy.deployment import Deployment, Stage
@@ -26,7 +29,6 @@ from proxy.errors import (
     ApiConfigurationError,
     BadRequest,
     GatewayError,
-    MissingAuthenticationToken,
     StageNotFound,
     Throttled,
 )
@@ -95,9 +97,13 @@ class Gateway:
         if not self.inflight.try_acquire():
             raise Throttled("concurrency")
         try:
+            if stage.guard is not None:
+                stage.guard(ctx)
             match = stage.router.match(request.method, ctx.rest_path)
             if match is None:
-                raise MissingAuthenticationToken()
+                headers = request.headers
+                raise unmatched_route(headers.get("Authorization"),
+                                      "X-Amz-Date" in headers or "Date" in headers)
             route = match.value
             ctx.route = route
             ctx.resource_path = route.resource_path
@@ -135,6 +141,7 @@ def locate(deployment: Deployment, request: web.BaseRequest, ctx: RequestContext
         stage_name, _, tail = after.partition("/")
         rest = "/" + tail
     ctx.api_id = api_id
+    ctx.account_id = deployment.account_id
     stage = deployment.stage(api_id, stage_name) if api_id else None
     if stage is None:
         raise StageNotFound()

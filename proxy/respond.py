@@ -110,7 +110,8 @@ def gateway_error(err: GatewayError, ctx: RequestContext,
     """``err`` as its gateway response, the stage's customisation applied."""
     ctx.error_response_type = err.response_type
     ctx.error_message = err.message
-    rendered = (responses or _DEFAULT_RESPONSES).render(err.response_type, ctx, err.message)
+    rendered = (responses or _DEFAULT_RESPONSES).render(err.response_type, ctx, err.message,
+                                                        err.error_type)
     traced = err.response_type in _TRACED
     # The gateway's own headers win over a customisation's header of the same name.
     own = _GATEWAY_OWN if traced else _ERROR_OWN

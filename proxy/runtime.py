@@ -15,6 +15,7 @@ import os
 from cache import ResponseCache, cache_storage_from_url
 from proxy._types import Services
 from proxy.accesslog import AccessLog
+from proxy.authorizers import AuthorizerServices
 from proxy.config.model import Config
 from proxy.deployment import Deployment, compile_deployment
 from proxy.functions import Functions
@@ -43,15 +44,19 @@ def offline_services(config: Config) -> Services:
     return Services(upstream, Limiter(storage_from_url("memory://")),
                     Registry(registry_store_from_url("memory://")),
                     ResponseCache(cache_storage_from_url("memory://")),
-                    functions=Functions(config.functions, upstream=upstream))
+                    functions=Functions(config.functions, upstream=upstream,
+                                        region=config.aws.region,
+                                        account=config.aws.account_id))
 
 
 class Runtime:
     def __init__(self, config: Config, *, inflight: InFlight | None = None,
                  metrics: Metrics | None = None, limit_divisor: int = 1,
-                 concurrency: SharedConcurrency | None = None) -> None:
+                 concurrency: SharedConcurrency | None = None,
+                 authorizers: AuthorizerServices | None = None) -> None:
         """``concurrency``: the functions' reserved-concurrency slots shared by the workers of
-        one machine (made by the parent before it forks them)."""
+        one machine (made by the parent before it forks them). ``authorizers``: their clocks
+        and key sets (tests inject clocks)."""
         timeout_s = config.storage.timeout_ms / 1000
         self.config = config
         self.upstream = make_upstream()
@@ -68,12 +73,14 @@ class Runtime:
         function_metrics = FunctionMetrics(self.metrics)
         self.metrics.also_flush(function_metrics.flush)
         self.functions = Functions(config.functions, upstream=self.upstream,
-                                   concurrency=concurrency, metrics=function_metrics)
+                                   concurrency=concurrency, metrics=function_metrics,
+                                   region=config.aws.region, account=config.aws.account_id)
+        self.authorizers = authorizers if authorizers is not None else AuthorizerServices()
         # SLUICE_DISABLE_METRICS=1: no per-request metrics, only for bench's baseline of what
         # metrics cost (issue 5); /metrics then shows nothing about requests.
         observed = None if os.environ.get("SLUICE_DISABLE_METRICS") == "1" else self.metrics
         self.services = Services(self.upstream, self.limiter, self.registry, self.cache,
-                                 observed, limit_divisor, self.functions)
+                                 observed, limit_divisor, self.functions, self.authorizers)
         self.gateway = Gateway(self.compile(config), inflight=self.inflight,
                                recorder=Recorder(observed, self.write_access_log))
 

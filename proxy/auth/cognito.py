@@ -85,7 +85,8 @@ async def _http_get(url: str) -> bytes:
 class Jwks:
     """The RSA signing keys of one pool, by key id."""
 
-    __slots__ = ("_clock", "_fetch", "_keys", "_last", "_min_refresh", "_refreshing", "source")
+    __slots__ = ("_clock", "_failed", "_fetch", "_keys", "_last", "_min_refresh", "_refreshing",
+                 "source")
 
     def __init__(self, source: str, *, min_refresh_seconds: float = 60.0,
                  clock: Callable[[], float] = time.monotonic, fetch: Fetch | None = None) -> None:
@@ -95,30 +96,40 @@ class Jwks:
         self._fetch = fetch or _http_get
         self._keys: dict[str, Any] = {}
         self._last: float | None = None
+        self._failed: JwksError | None = None  # the last read's error, until one succeeds
         self._refreshing: asyncio.Future[None] | None = None
 
     async def load(self) -> None:
         """Read the key set (at start); raises ``JwksError``."""
         self._last = self._clock()
+        try:
+            self._keys = _parse_jwks(await self._read(), self.source)
+        except JwksError as e:
+            self._failed = e
+            raise
+        self._failed = None
+
+    async def _read(self) -> bytes:
         if self.source.startswith(("http://", "https://")):
             try:
-                raw = await self._fetch(self.source)
+                return await self._fetch(self.source)
             except (aiohttp.ClientError, TimeoutError, OSError) as e:
                 raise JwksError(f"GET {self.source}: {e}") from None
-        else:
-            try:
-                raw = await asyncio.to_thread(Path(self.source).read_bytes)
-            except OSError as e:
-                raise JwksError(f"{self.source}: {e.strerror}") from None
-        self._keys = _parse_jwks(raw, self.source)
+        try:
+            return await asyncio.to_thread(Path(self.source).read_bytes)
+        except OSError as e:
+            raise JwksError(f"{self.source}: {e.strerror}") from None
 
     async def key(self, kid: str) -> Any | None:
         """The key with this id; an unknown id reloads the set, at most once per interval
-        (concurrent requests share one reload)."""
+        (concurrent requests share one reload). While the set cannot be read, the read's
+        error is raised again (a 500, not a 401 for every token) until the next attempt."""
         found = self._keys.get(kid)
         if found is not None:
             return found
         if self._last is not None and self._clock() - self._last < self._min_refresh:
+            if self._failed is not None and not self._keys:
+                raise self._failed
             return None
         if self._refreshing is None:
             self._refreshing = asyncio.ensure_future(self.load())
@@ -160,6 +171,17 @@ def stringify_claims(payload: Mapping[str, Any]) -> Mapping[str, str]:
     return MappingProxyType({k: _claim_text(k, v) for k, v in payload.items()})
 
 
+def _use(verified: CognitoClaims, scopes: frozenset[str]) -> CognitoClaims:
+    """An ID token for a method without scopes, an access token holding one of them for a
+    method with some; 401 otherwise."""
+    if scopes:
+        if verified.token_use != "access" or scopes.isdisjoint(verified.scopes):
+            raise Unauthorized
+    elif verified.token_use != "id":
+        raise Unauthorized
+    return verified
+
+
 @dataclass(frozen=True, slots=True)
 class CognitoClaims:
     """A verified token: its claims as ``$context.authorizer.claims`` shows them."""
@@ -193,19 +215,27 @@ class CognitoAuthorizer:
                            scopes: frozenset[str] = frozenset()) -> CognitoClaims:
         """The caller's claims, or raise 401 UNAUTHORIZED. ``scopes``: the method's
         ``authorizationScopes`` (empty: ID tokens only)."""
+        token = self.token(headers)
+        verified = self.cached(token, scopes)
+        if verified is None:
+            verified = _use(await self._verify(token), scopes)
+        return verified
+
+    def token(self, headers: MultiMapping[str]) -> str:
+        """The token a request carries; 401 when it carries none."""
         token = headers.get(self.header)
         if not token:
             raise Unauthorized
-        # The cached answer for this exact token: a dict lookup and a set test (~0.3 us).
+        return token
+
+    def cached(self, token: str, scopes: frozenset[str] = frozenset()) -> CognitoClaims | None:
+        """The claims of a token verified before and not expired, checked against ``scopes``
+        (401 when they do not fit); None when it must be verified (``authenticate``). A dict
+        lookup and a set test (~0.3 us), no coroutine: the warm path of a request."""
         verified = self._cache.get(token)
         if verified is None or verified.expires <= self._clock():
-            verified = await self._verify(token)
-        if scopes:
-            if verified.token_use != "access" or scopes.isdisjoint(verified.scopes):
-                raise Unauthorized
-        elif verified.token_use != "id":
-            raise Unauthorized
-        return verified
+            return None
+        return _use(verified, scopes)
 
     async def _verify(self, token: str) -> CognitoClaims:
         self._cache.pop(token, None)

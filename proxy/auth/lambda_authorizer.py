@@ -187,6 +187,9 @@ class AuthorizerResult:
     # $context.authorizer.KEY: values stringified (1 -> "1", True -> "true")
     context: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     usage_identifier_key: str | None = None
+    # principalId and the context together, as $context.authorizer.* reads them; made once per
+    # answer, so a cached one costs a request no dict
+    values: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def stringify(value: str | bool | int | float) -> str:
@@ -222,8 +225,9 @@ def parse_output(output: Any) -> AuthorizerResult:
     key = output.get("usageIdentifierKey")
     if key is not None and not isinstance(key, str):
         raise AuthorizerConfigurationError
-    return AuthorizerResult(principal, policy,
-                            MappingProxyType({k: stringify(v) for k, v in context.items()}), key)
+    text = {k: stringify(v) for k, v in context.items()}
+    return AuthorizerResult(principal, policy, MappingProxyType(text), key,
+                            MappingProxyType({**text, "principalId": principal}))
 
 
 def function_error(error: Any) -> AuthError:

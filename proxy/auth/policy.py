@@ -353,7 +353,7 @@ def _grants_invoke(st: Statement) -> bool:
 
 
 class _Compiled:
-    __slots__ = ("conditions", "deny", "exact", "negate", "pattern", "principal")
+    __slots__ = ("conditions", "deny", "exact", "negate", "pattern", "principal", "specific")
 
     def __init__(self, st: Statement, execute_api: str | None) -> None:
         self.deny = st.effect == "Deny"
@@ -371,6 +371,9 @@ class _Compiled:
         )
         self.negate = st.not_resource
         self.principal = _principal_check(st)
+        # names principals (not "*"): undecidable before the caller is known
+        self.specific = st.principals is not None and (st.not_principal or
+                                                      "*" not in st.principals)
         self.conditions = tuple(_condition_check(c) for c in st.conditions)
 
     def covers(self, arn: str) -> bool:
@@ -401,21 +404,31 @@ class Policy:
         """Whether evaluation reads the request (conditions or principals)."""
         return self._memo is None
 
-    def evaluate(self, arn: str, facts: RequestFacts = ANONYMOUS) -> Decision:
+    @property
+    def names_principals(self) -> bool:
+        """Whether a statement names principals other than everyone, so the answer depends on
+        who the caller is (an AWS_IAM signer, or anonymous)."""
+        return any(st.specific for st in self._statements)
+
+    def evaluate(self, arn: str, facts: RequestFacts = ANONYMOUS, *,
+                 before_caller: bool = False) -> Decision:
+        """``before_caller``: the resource policy's first phase, before the authorizer: the
+        statements that name principals are left out (they are decided once the caller is
+        known), so only what holds for any caller can deny there."""
         memo = self._memo
         if memo is not None:
             decision = memo.get(arn)
             if decision is None:
                 if len(memo) >= self._MEMO_MAX:
                     memo.clear()
-                decision = memo[arn] = self._evaluate(arn, facts)
+                decision = memo[arn] = self._evaluate(arn, facts, False)
             return decision
-        return self._evaluate(arn, facts)
+        return self._evaluate(arn, facts, before_caller)
 
-    def _evaluate(self, arn: str, facts: RequestFacts) -> Decision:
+    def _evaluate(self, arn: str, facts: RequestFacts, before_caller: bool) -> Decision:
         allowed = False
         for st in self._statements:
-            if not st.covers(arn):
+            if not st.covers(arn) or (before_caller and st.specific):
                 continue
             if st.principal is not None and not st.principal(facts.caller):
                 continue

@@ -43,6 +43,8 @@ __all__ = [
     "CredentialLike",
     "SigV4Verifier",
     "incomplete_signature_message",
+    "parse_authorization",
+    "unmatched_route",
 ]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -85,8 +87,8 @@ class _Key:
 
 def incomplete_signature_message(authorization: str, *, has_date: bool = False,
                                  parts: Iterable[str] = ()) -> str:
-    """AWS's answer to an ``Authorization`` header that is not a whole SigV4 one (a bearer
-    token sent to an AWS_IAM method, say): one sentence per missing part, then the header."""
+    """AWS's answer to an ``Authorization`` header that is not a whole SigV4 one (a bare token
+    sent to an AWS_IAM method, say): one sentence per missing part, then the header."""
     have = set(parts)
     text = "".join(f"Authorization header requires '{p}' parameter. "
                    for p in ("Credential", "Signature", "SignedHeaders") if p not in have)
@@ -94,6 +96,44 @@ def incomplete_signature_message(authorization: str, *, has_date: bool = False,
         text += ("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
                  "header. ")
     return f"{text}Authorization={authorization}"
+
+
+def parse_authorization(authorization: str) -> tuple[dict[str, str], str | None]:
+    """The ``Credential``, ``Signature`` and ``SignedHeaders`` of a SigV4 ``Authorization``
+    header, and AWS's message when a part after the algorithm is not ``key=value``
+    (``Bearer TOKEN``: "'TOKEN' not a valid key=value pair (missing equal-sign) in
+    Authorization header: 'Bearer TOKEN'.", as observed in serverless#3205 and others)."""
+    algorithm, _, rest = authorization.strip().partition(" ")
+    fields: dict[str, str] = {}
+    for part in rest.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, eq, value = part.partition("=")
+        if not eq:
+            return {}, (f"'{part}' not a valid key=value pair (missing equal-sign) in "
+                        f"Authorization header: '{authorization}'.")
+        if algorithm == ALGORITHM and name in ("Credential", "Signature", "SignedHeaders"):
+            fields[name] = value.strip()
+    return fields, None
+
+
+def unmatched_route(authorization: str | None, has_date: bool) -> MissingAuthenticationToken:
+    """AWS's answer to a request that no route matches: MISSING_AUTHENTICATION_TOKEN, which,
+    when the request carries an ``Authorization`` header that is not a whole SigV4 one, AWS
+    answers with the IncompleteSignatureException text echoing that header (it reads the header
+    as a signature first: chalice#828, aws-cognito-angular-quickstart#50, customisable as
+    MISSING_AUTHENTICATION_TOKEN)."""
+    if authorization is None:
+        return MissingAuthenticationToken()
+    fields, bad_pair = parse_authorization(authorization)
+    if bad_pair is not None:
+        return MissingAuthenticationToken(bad_pair, error_type=INCOMPLETE)
+    if len(fields) < 3 or not has_date:
+        return MissingAuthenticationToken(
+            incomplete_signature_message(authorization, has_date=has_date, parts=fields),
+            error_type=INCOMPLETE)
+    return MissingAuthenticationToken()
 
 
 def _stamp(epoch: float) -> str:
@@ -186,13 +226,9 @@ class SigV4Verifier:
 
     def _verify_header(self, method: str, path: str, query: str, headers: MultiMapping[str],
                        body: bytes, authorization: str) -> IamIdentity:
-        algorithm, _, rest = authorization.strip().partition(" ")
-        fields: dict[str, str] = {}
-        if algorithm == ALGORITHM:
-            for part in rest.split(","):
-                name, eq, value = part.strip().partition("=")
-                if eq and name in ("Credential", "Signature", "SignedHeaders"):
-                    fields[name] = value.strip()
+        fields, bad_pair = parse_authorization(authorization)
+        if bad_pair is not None:
+            raise InvalidSignature(bad_pair, error_type=INCOMPLETE)
         amz_date = headers.get("X-Amz-Date")
         date = amz_date if amz_date is not None else headers.get("Date")
         if len(fields) < 3 or date is None:

@@ -63,6 +63,7 @@ __all__ = [
     "IamSettings",
     "MethodAuthorization",
     "UserPoolConfig",
+    "authorizer_schemes",
     "cognito_section",
     "read_method_security",
     "read_security_schemes",
@@ -117,18 +118,25 @@ def read_security_schemes(ck: Checker, path: PathT,
     neither (the ``x-api-key`` scheme, say) are left to their own reader. Problems go to ``ck``;
     a bad authorizer is left out so that methods naming it are not reported again."""
     out: dict[str, AuthorizerDef] = {}
+    for name in authorizer_schemes(schemes):
+        where = (*path, name)
+        definition = ck.attempt(_scheme(name), where, schemes[name])
+        if definition is not INVALID:
+            out[name] = definition
+    return MappingProxyType(out)
+
+
+def authorizer_schemes(schemes: Mapping[Any, Any]) -> list[str]:
+    """The names of the schemes that are meant as authorizers (valid or not)."""
+    out = []
     for name, scheme in schemes.items():
         if not isinstance(name, str) or not isinstance(scheme, dict):
             continue
         authtype = scheme.get("x-amazon-apigateway-authtype")
-        if "x-amazon-apigateway-authorizer" not in scheme and not (
+        if "x-amazon-apigateway-authorizer" in scheme or (
                 isinstance(authtype, str) and authtype.lower() == "awssigv4"):
-            continue
-        where = (*path, name)
-        definition = ck.attempt(_scheme(name), where, scheme)
-        if definition is not INVALID:
-            out[name] = definition
-    return MappingProxyType(out)
+            out.append(name)
+    return out
 
 
 def _scheme(name: str) -> Kind:
@@ -215,13 +223,16 @@ _AUTHORIZATION_TYPES: Mapping[AuthorizerType, AuthorizationType] = {
 
 def read_method_security(ck: Checker, path: PathT, value: Any, *,
                          authorizers: Mapping[str, AuthorizerDef], api_key_schemes: Set[str],
-                         schemes: Set[str], schemes_at: str) -> MethodAuthorization:
+                         schemes: Set[str], schemes_at: str,
+                         broken: Set[str] = frozenset()) -> MethodAuthorization:
     """An operation's ``security`` (at ``path``): ``[{api_key: []}, {MyAuthorizer: []}]``, with
     scopes for a Cognito authorizer (``{MyPool: [email, pets/read]}``). ``schemes``: every
-    scheme name defined; ``api_key_schemes``: those meaning ``apiKeyRequired``."""
+    scheme name defined; ``api_key_schemes``: those meaning ``apiKeyRequired``; ``broken``:
+    authorizer schemes already reported as bad, which a method names without a new message."""
     if not isinstance(value, list):
         ck.fail(path, f"must be a list of security requirements, got {describe(value)}")
     before = len(ck.problems)
+    quiet_failure = False
     api_key = False
     chosen: tuple[str, AuthorizerDef] | None = None
     scopes: list[str] = []
@@ -247,6 +258,8 @@ def read_method_security(ck: Checker, path: PathT, value: Any, *,
                               "authorizers only; use []")
                 else:
                     scopes.extend(s for s in wanted if s not in scopes)
+            elif name in broken:
+                quiet_failure = True
             elif name not in schemes:
                 ck.report(where, f"security scheme {show(name)} is not defined in {schemes_at}")
             else:
@@ -254,7 +267,7 @@ def read_method_security(ck: Checker, path: PathT, value: Any, *,
                           "(type: apiKey, name: x-api-key, in: header) nor an authorizer "
                           "(x-amazon-apigateway-authorizer, or x-amazon-apigateway-authtype: "
                           "awsSigv4)")
-    if len(ck.problems) > before:
+    if len(ck.problems) > before or quiet_failure:
         raise Invalid
     if chosen is None:
         return MethodAuthorization(api_key_required=api_key)

@@ -38,13 +38,16 @@ from proxy.config._check import (
     then,
 )
 from proxy.config._source import read_document
+from proxy.config.authorizers import IAM_SECTION, cognito_section
 from proxy.config.model import (
+    DEFAULT_REGION,
     HTTP_METHODS,
     AccessLogSettings,
     AccountSettings,
     ApiConfig,
     ApiDefinition,
     ApiKey,
+    AwsSettings,
     Config,
     FunctionConfig,
     HostPort,
@@ -254,6 +257,14 @@ _QUOTA = record(
     QuotaSettings,
 )
 
+_AWS = record(
+    {
+        "region": Field(string(r"[a-z]{2}(-[a-z]+)+-[0-9]+", what="a region such as eu-west-1")),
+        "accountId": Field(string(r"[0-9]{12}", what="12 digits")),
+    },
+    AwsSettings,
+)
+
 _API_KEY = record(
     {
         "id": Field(_ID, True),
@@ -289,6 +300,7 @@ class _Reader:
         "key_ids",
         "key_plan",
         "stages",
+        "user_pools",
     )
 
     def __init__(self, fs_path: str, label: str, doc: dict[Any, Any]) -> None:
@@ -312,6 +324,11 @@ class _Reader:
         )
         self.key_plan: dict[tuple[str, str, str], str] = {}
         self.api_definitions: dict[str, tuple[str, ApiDefinition]] = {}
+        # cognito.userPools keys, read leniently: a bad pool entry is reported once, there
+        pools = doc.get("cognito")
+        pools = pools.get("userPools") if isinstance(pools, dict) else None
+        self.user_pools = {k for k in pools if isinstance(k, str)} if isinstance(pools, dict) \
+            else set()
 
     def document(self) -> Any:
         return record(
@@ -326,6 +343,9 @@ class _Reader:
                 ),
                 "usagePlans": Field(list_of(self.plan(), unique={"id": lambda p: p.id})),
                 "functions": Field(map_of(self.function(), key=_FUNCTION_NAME)),
+                "aws": Field(_AWS),
+                "cognito": Field(cognito_section(self.base_fs, self.base_label)),
+                "iam": Field(IAM_SECTION),
             },
         )
 
@@ -393,6 +413,7 @@ class _Reader:
                     bad = True
             stages[name] = StageConfig(name, **stage)
         bad = self.check_function_uris(ck, label, definition) or bad
+        bad = self.check_authorizers(ck, label, definition) or bad
         if bad:
             raise Invalid
         return ApiConfig(values["id"], label, definition, MappingProxyType(stages))
@@ -433,6 +454,41 @@ class _Reader:
                 if problem is not None:
                     ck.problems.append(Problem(label, where, problem))
                     bad = True
+        return bad
+
+    def check_authorizers(self, ck: Checker, label: str, definition: ApiDefinition) -> bool:
+        """Report Lambda authorizers naming no configured function and Cognito authorizers
+        naming a user pool that ``cognito.userPools`` lacks (CONTRACT 8); True if any."""
+        bad = False
+        for authorizer in definition.authorizers.values():
+            at: PathT = (*definition.security_schemes_at, authorizer.name,
+                         "x-amazon-apigateway-authorizer")
+            uri = authorizer.authorizer_uri
+            if uri is None or stage_variables_in(uri):
+                continue  # a name from a stage variable is looked up per request (500)
+            try:
+                name = resolve(uri).name
+            except BadFunctionUri as e:
+                problem = str(e)
+            else:
+                if name in self.function_names:
+                    continue
+                known = ", ".join(sorted(self.function_names)) or "none"
+                problem = (f"names function {show(name)}, which is not in functions "
+                           f"(names: {known})")
+            ck.problems.append(Problem(label, format_path((*at, "authorizerUri")), problem))
+            bad = True
+        known_pools = ", ".join(sorted(self.user_pools)) or "none"
+        for authorizer in definition.authorizers.values():
+            for i, arn in enumerate(authorizer.provider_arns):
+                if arn in self.user_pools:
+                    continue
+                at = (*definition.security_schemes_at, authorizer.name,
+                      "x-amazon-apigateway-authorizer", "providerARNs", i)
+                ck.problems.append(Problem(label, format_path(at), (
+                    f"user pool {arn} is not in cognito.userPools of {ck.file}, which gives "
+                    f"each pool its JWKS (pools: {known_pools})")))
+                bad = True
         return bad
 
     # --- functions -----------------------------------------------------------------------
@@ -672,6 +728,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         reader = _Reader(label, label, doc if isinstance(doc, dict) else {})
         values = ck.attempt(reader.document(), (), doc)
         if values is not INVALID:
+            values["aws"] = _default_region(values.get("aws", AwsSettings()), doc, env)
             config = Config(label, **values)
     if ck.problems or problems or config is None:
         found = ck.problems + problems
@@ -681,6 +738,18 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     if "listen" in overrides:
         config = replace(config, server=replace(config.server, listen=overrides["listen"]))
     return config
+
+
+def _default_region(aws: AwsSettings, doc: dict[str, Any], env: Mapping[str, str]) -> AwsSettings:
+    """``aws.region`` when the file sets it, else the environment's AWS_REGION or
+    AWS_DEFAULT_REGION (as the AWS CLI and SDKs read them), else us-east-1."""
+    section = doc.get("aws")
+    if isinstance(section, dict) and "region" in section:
+        return aws
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]+", region):
+        return aws  # not a region name: the default stands
+    return replace(aws, region=region)
 
 
 def _env_overrides(env: Mapping[str, str], problems: list[Problem]) -> dict[str, Any]:

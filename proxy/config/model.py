@@ -16,6 +16,7 @@ from typing import Literal
 
 from cache.policy import CacheControlStrategy
 from proxy.auth.lambda_authorizer import IdentitySource
+from proxy.auth.policy import PolicyDocument
 from proxy.config.validators import MethodValidation
 from ratelimit.limiter import OnError
 from ratelimit.quota import QuotaPeriod
@@ -111,6 +112,20 @@ class MethodSettings:
     require_authorization_for_cache_control: bool | None = None
     unauthorized_cache_control_header_strategy: CacheControlStrategy | None = None
     metrics_enabled: bool | None = None
+
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "123456789012"  # as proxy.templates and proxy.functions default it
+
+
+@dataclass(frozen=True, slots=True)
+class AwsSettings:
+    """``aws:``: the region and account the gateway stands for, in every ARN it makes or checks
+    (method ARNs for authorizers and resource policies, ``$context.accountId``, the Lambda
+    context, the SigV4 credential scope)."""
+
+    region: str = DEFAULT_REGION
+    account_id: str = DEFAULT_ACCOUNT_ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +301,12 @@ class ApiDefinition:
     api_key_source: ApiKeySource = "HEADER"
     binary_media_types: tuple[str, ...] = ()
     minimum_compression_size: int | None = None
+    # the securitySchemes that are authorizers, by name; x-amazon-apigateway-policy
+    authorizers: Mapping[str, AuthorizerDef] = field(default_factory=lambda: MappingProxyType({}))
+    policy: PolicyDocument | None = None
+    # where the schemes are in the document, for messages about them
+    security_schemes_at: tuple[str, ...] = field(
+        default=("components", "securitySchemes"), compare=False)
 
 
 # --- functions (CONTRACT.md section 7) ---------------------------------------------------
@@ -334,3 +355,6 @@ class Config:
     usage_plans: tuple[UsagePlan, ...] = ()
     api_keys: tuple[ApiKey, ...] = ()
     functions: Mapping[str, FunctionConfig] = field(default_factory=dict)
+    aws: AwsSettings = AwsSettings()
+    cognito: CognitoSettings = CognitoSettings()
+    iam: IamSettings = IamSettings()

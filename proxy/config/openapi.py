@@ -36,11 +36,18 @@ from proxy.config._check import (
     then,
 )
 from proxy.config._source import read_document
+from proxy.config.authorizers import (
+    authorizer_schemes,
+    read_method_security,
+    read_security_schemes,
+    resource_policy,
+)
 from proxy.config.model import (
     HTTP_METHODS,
     MAX_TIMEOUT_MS,
     MIN_TIMEOUT_MS,
     ApiDefinition,
+    AuthorizerDef,
     GatewayResponseDef,
     Integration,
     IntegrationResponse,
@@ -269,13 +276,17 @@ _PARAMETER = record(
 class _Reader:
     """The parts of a definition that need the whole document: ``$ref`` and security schemes."""
 
-    __slots__ = ("api_key_schemes", "doc", "schemes", "schemes_at", "validation")
+    __slots__ = ("api_key_schemes", "authorizers", "doc", "schemes", "schemes_at",
+                 "schemes_path", "validation")
 
     def __init__(self, doc: dict[Any, Any], swagger: bool) -> None:
         self.doc = doc
+        self.schemes_path: tuple[str, ...] = (
+            ("securityDefinitions",) if swagger else ("components", "securitySchemes"))
+        self.schemes_at = ".".join(self.schemes_path)
+        self.authorizers: Mapping[str, AuthorizerDef] = MappingProxyType({})
         # request validators and models (spec 9), set by read_definition with its Checker
         self.validation: ValidationReader | None = None
-        self.schemes_at = "securityDefinitions" if swagger else "components.securitySchemes"
         holder = doc if swagger else doc.get("components")
         found = (
             holder.get("securityDefinitions" if swagger else "securitySchemes")
@@ -314,6 +325,7 @@ class _Reader:
                 "x-amazon-apigateway-minimum-compression-size": Field(
                     integer(0, 10_485_760), to="minimum_compression_size"
                 ),
+                "x-amazon-apigateway-policy": Field(resource_policy, to="policy"),
             },
             ApiDefinition,
             strict=False,
@@ -442,32 +454,11 @@ class _Reader:
 
     def security(self, ck: Checker, path: PathT, value: Any) -> MethodAuthorization:
         """The method's authorization from its ``security``: the API key scheme sets
-        ``apiKeyRequired``; authorizer schemes are refused until Sluice enforces them."""
-        if not isinstance(value, list):
-            ck.fail(path, f"must be a list of security requirements, got {describe(value)}")
-        required = False
-        before = len(ck.problems)
-        for i, requirement in enumerate(value):
-            if not isinstance(requirement, dict):
-                ck.report((*path, i), f"must be a mapping, got {describe(requirement)}")
-                continue
-            for name in requirement:
-                where = (*path, i, key_label(name))
-                if name in self.api_key_schemes:
-                    required = True
-                elif name not in self.schemes:
-                    ck.report(
-                        where, f"security scheme {show(name)} is not defined in {self.schemes_at}"
-                    )
-                else:
-                    ck.report(
-                        where,
-                        f"security scheme {show(name)} is not supported: Sluice enforces only "
-                        "API keys (type: apiKey, name: x-api-key, in: header)",
-                    )
-        if len(ck.problems) > before:
-            raise Invalid
-        return MethodAuthorization(api_key_required=required)
+        ``apiKeyRequired``, an authorizer scheme (``read_security_schemes``) its authorizer."""
+        return read_method_security(
+            ck, path, value, authorizers=self.authorizers, api_key_schemes=self.api_key_schemes,
+            schemes=set(self.schemes), schemes_at=self.schemes_at,
+            broken=set(authorizer_schemes(self.schemes)) - set(self.authorizers))
 
 
 def _is_api_key(scheme: Any) -> bool:
@@ -523,11 +514,13 @@ def read_definition(ck: Checker, doc: Any) -> ApiDefinition:
         ck.fail((), f"must be a mapping (an OpenAPI document), got {describe(doc)}")
     swagger = _version(ck, doc)
     reader = _Reader(doc, swagger)
+    reader.authorizers = read_security_schemes(ck, reader.schemes_path, reader.schemes)
     reader.validation = ValidationReader(ck, doc, swagger)
     definition: ApiDefinition = reader.root()(ck, (), doc)
     if ck.problems:
         raise Invalid
-    return definition
+    return replace(definition, authorizers=reader.authorizers,
+                   security_schemes_at=reader.schemes_path)
 
 
 def load_definition(path: str | os.PathLike[str], *, file_label: str) -> ApiDefinition:

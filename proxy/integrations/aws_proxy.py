@@ -24,7 +24,7 @@ from proxy.functions.registry import DEFAULT_ACCOUNT
 from proxy.integrations.base import Invoker, MethodScope, Outcome
 from proxy.integrations.lambda_proxy import build_event, parse_response
 
-__all__ = ["AwsProxyInvoker", "request_context"]
+__all__ = ["AwsProxyInvoker", "authorizer_fields", "request_context"]
 
 # requestContext keys and the $context variable each is read from (proxy.context.VARIABLES)
 _REQUEST_CONTEXT = (
@@ -36,19 +36,42 @@ _REQUEST_CONTEXT = (
 )
 _IDENTITY = (("sourceIp", "identity.sourceIp"), ("userAgent", "identity.userAgent"),
              ("apiKey", "identity.apiKey"), ("apiKeyId", "identity.apiKeyId"))
+# an AWS_IAM method's signer (proxy.authorizers.iam)
+_SIGNER = (("accessKey", "identity.accessKey"), ("accountId", "identity.accountId"),
+           ("caller", "identity.caller"), ("user", "identity.user"),
+           ("userArn", "identity.userArn"))
 
 
 def request_context(ctx: RequestContext) -> dict[str, object]:
     """The event's ``requestContext``, from the one $context table."""
-    out: dict[str, object] = {"accountId": DEFAULT_ACCOUNT, "deploymentId": None}
+    out: dict[str, object] = {"accountId": ctx.account_id or DEFAULT_ACCOUNT,
+                              "deploymentId": None}
     for key, name in _REQUEST_CONTEXT:
         out[key] = value(ctx, name)
     out["requestTimeEpoch"] = ctx.request_time_epoch_ms
     identity = {key: value(ctx, name) for key, name in _IDENTITY}
     if identity["apiKey"] is None:  # AWS sends the two key fields only with a key
         del identity["apiKey"], identity["apiKeyId"]
+    auth = ctx.auth
+    if auth is not None and auth.caller is not None:
+        identity.update((key, value(ctx, name)) for key, name in _SIGNER)
     out["identity"] = identity
     return out
+
+
+def authorizer_fields(ctx: RequestContext) -> dict[str, object] | None:
+    """The event's ``requestContext.authorizer``: a Lambda authorizer's ``principalId`` and
+    context with its ``integrationLatency`` (ms; 0 for a cached result), or Cognito's
+    ``claims``; None (no key) without either (spec 8.3)."""
+    auth = ctx.auth
+    if auth is None:
+        return None
+    if auth.values is not None:
+        latency = auth.integration_latency_ms
+        return {**auth.values, "integrationLatency": round(latency) if latency else 0}
+    if auth.claims is not None:
+        return {"claims": dict(auth.claims)}
+    return None
 
 
 class AwsProxyInvoker(Invoker):
@@ -94,7 +117,7 @@ class AwsProxyInvoker(Invoker):
             raw_headers=request.raw_headers, raw_query=ctx.query_string,
             path_params=ctx.path_params or None, stage_variables=self._stage_variables or None,
             body=await body.read(), binary_media_types=self._binary,
-            request_context=request_context(ctx),
+            request_context=request_context(ctx), authorizer=authorizer_fields(ctx),
             added_headers=(
                 ("X-Amzn-Trace-Id", ctx.trace_id),
                 ("X-Forwarded-For", f"{forwarded_for}, {source_ip}" if forwarded_for

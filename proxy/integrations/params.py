@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from proxy.context import VARIABLES, RequestContext, value
+from proxy.context import RequestContext, lookup, value
 
 Getter = Callable[[RequestContext], str | None]
 
@@ -19,7 +19,7 @@ def compile_source(expr: str, stage_variables: Mapping[str, str]) -> Getter | No
         return lambda _c: stage_value
     if expr.startswith("context."):
         name = expr[len("context."):]
-        if name not in VARIABLES:
+        if lookup(name) is None:
             return None
         return lambda c: value(c, name)
     prefix, _, name = expr.partition(".request.")

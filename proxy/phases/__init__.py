@@ -2,9 +2,12 @@
 
 AWS's order (spec 8.7; ARCHITECTURE "The request pipeline"), each a module here:
 
-1. resource policy, first phase: an explicit Deny answers 403 before anything runs (issue 17)
-2. authorizer: IAM, Lambda TOKEN/REQUEST, Cognito, by type from a registry (issue 17)
-3. ``api_key``: the key of a method with ``apiKeyRequired`` (403)
+1. ``resource_policy``: the stage's first phase, before the route: a Deny for any caller
+   answers 403 before anything runs (``Stage.guard``, run by the handler)
+2. ``authorizer``: IAM, Lambda TOKEN/REQUEST, Cognito (``proxy.authorizers``, by type), then
+   the resource policy's final phase with the authorizer's decision (403)
+3. ``api_key``: the key of a method with ``apiKeyRequired`` (403), from the header or the
+   authorizer
 4. ``limits``: every throttle level and the quota in one store decision (429)
 5. ``validation``: required parameters and the body model (400)
 
@@ -24,25 +27,44 @@ from collections.abc import Awaitable
 from aiohttp import web
 
 from proxy._types import Phase, Responder, Services
+from proxy.authorizers import StageAuth
 from proxy.config.model import Method
 from proxy.context import RequestContext
 from proxy.integrations.base import Invoker
-from proxy.phases import api_key, cache, compression, integration, limits, validation
+from proxy.phases import (
+    api_key,
+    authorizer,
+    cache,
+    compression,
+    integration,
+    limits,
+    resource_policy,
+    validation,
+)
 from proxy.route import MethodCache
 from proxy.validation import RequestValidator
 from ratelimit import Bucket
 
-__all__ = ["responder", "route_phases"]
+__all__ = ["responder", "route_phases", "stage_guard"]
+
+
+def stage_guard(auth: StageAuth) -> Phase | None:
+    """What runs before the route is looked up: the resource policy's first phase."""
+    return resource_policy.guard(auth)
 
 
 def route_phases(method: Method, *, services: Services, api_id: str, stage: str,
                  resource_path: str, account: Bucket, stage_bucket: Bucket | None,
-                 validator: RequestValidator | None = None) -> tuple[Phase, ...]:
+                 auth: StageAuth, validator: RequestValidator | None = None
+                 ) -> tuple[Phase, ...]:
     """The phases of one method, in AWS's order; ``validator`` is the method's compiled
     request validator, if it has one."""
     phases: list[Phase] = []
+    authorize = authorizer.phase(method.authorization, auth)
+    if authorize is not None:
+        phases.append(authorize)
     if method.api_key_required:
-        phases.append(api_key.phase(services.registry, api_id, stage))
+        phases.append(api_key.phase(services.registry, api_id, stage, auth.api_key_source))
         phases.append(limits.keyed(services, api_id, stage, resource_path, method.http_method,
                                    account, stage_bucket))
     else:

@@ -141,6 +141,9 @@ def _translate(ck: Checker, overrides_ck: Checker, doc: Any, template_dir: str,
         ck.report(("Resources",), "has no REST API to serve (an AWS::Serverless::Api, a "
                   "function's Api event or an AWS::ApiGateway::RestApi)")
         return None
+    # the ARNs the template builds from AWS::Region and AWS::AccountId (authorizer and
+    # integration URIs, policies) are the ones the gateway checks requests against
+    config["aws"] = {"region": pseudo["AWS::Region"], "accountId": pseudo["AWS::AccountId"]}
     for section in ("apis", "usagePlans", "apiKeys", "functions"):
         ctx.origins.add((section,), ck.file, ("Resources",))
     return Translation(config, ctx.origins, ignored, ctx.notes)

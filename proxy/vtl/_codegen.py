@@ -9,15 +9,15 @@ not depend on the template: template names only ever appear inside string litera
 Speed, on the reference pair (bench/micro/test_vtl_bench.py, this 2-core machine): 38 us
 median for both templates, body parsing included, against 229-242 us for airspeed-ext
 compiled once (47 us before loop variables and $foreach moved into Python locals and truth
-tests were inlined). Since: escapeJavaScript by str.replace, $context read inline, no
-Inputs/RenderResult for the gateway's renders (Template.render_text), no per-iteration store
-of a local loop variable, ints printed in one call: 29 us (timeit median) and 333k
-instructions for the pair (callgrind), against 285k for a whole proxied GET; hand-written
-Python for the same output is about 20 us. What buys it: a dict member read inline (``t.get(k) if type(t) is
+tests were inlined). What buys it: a dict member read inline (``t.get(k) if type(t) is
 dict``) instead of a helper call, $input.path with a literal path compiled to a JsonPath
 once, $util functions called directly, the loop variable and $foreach read from Python
-locals when nothing in the loop body can rebind them, and nothing built for $input,
-$context or $stageVariables when the template does not name them.
+locals when nothing in the loop body can rebind them (nor stored by name each iteration),
+and nothing built for $input, $context or $stageVariables when the template does not name
+them. Since then (escapeJavaScript by str.replace, $context read inline, no
+Inputs/RenderResult for the gateway's renders through Template.render_text, ints printed in
+one call): 29 us (timeit median) and 333k instructions for the pair (callgrind), against
+285k for a whole proxied GET; hand-written Python for the same output is about 20 us.
 
 Output accounting: ``n`` counts characters appended (static text once per block run), and is
 checked against MAX_OUTPUT on every loop iteration and at the end; each helper that builds a

@@ -61,6 +61,12 @@ async def test_the_example_serves_each_kind_of_route(example: GatewayProcess) ->
             assert r.status == 201 and (await r.json())["type"] == "cat"
         assert (await get("/lambda/pets/2"))[1] == {"id": "2", "type": "cat", "price": 9.5}
         assert await get("/lambda/fails") == (502, {"message": "Internal server error"})
+        # the TOKEN-authorized route, as the README's curl lines show it
+        assert await get("/lambda/me") == (401, {"message": "Unauthorized"})
+        assert await get("/lambda/me", headers={"Authorization": "Bearer allow-alice"}) == (
+            200, {"principal": "alice", "plan": "gold", "admin": "true"})
+        assert (await get("/lambda/me", headers={"Authorization": "Bearer deny"}))[0] == 403
+        assert (await get("/lambda/me", headers={"Authorization": "Bearer nope"}))[0] == 401
         status, slept = await get("/lambda/slow?seconds=0")
         assert status == 200 and slept["slept"] == 0  # type: ignore[index]
 

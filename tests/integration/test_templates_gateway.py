@@ -121,12 +121,6 @@ async def test_a_sam_usage_plan_throttles_and_counts_through_the_gateway(
                 assert r.status == 200  # SAM's own key, generated, is in the plan too
 
 
-LAMBDA_PARTS = pytest.mark.xfail(
-    strict=True, reason="needs the functions section (CONTRACT 7) and Lambda authorizers "
-    "(CONTRACT 8), which the loader in main does not read yet")
-
-
-@LAMBDA_PARTS
 async def test_the_sam_app_serves_every_route(tmp_path: Path) -> None:
     shutil.copytree(DATA / "sam-app", tmp_path / "sam-app")
     template = tmp_path / "sam-app" / "template.yaml"
@@ -153,7 +147,6 @@ async def test_the_sam_app_serves_every_route(tmp_path: Path) -> None:
         assert (await call("OPTIONS", "/dev/pets", **pets))[0] == 200  # preflight: no auth
 
 
-@LAMBDA_PARTS
 async def test_the_cdk_app_serves_every_route(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(DATA / "cdk-app", tmp_path / "cdk-app")

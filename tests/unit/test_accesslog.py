@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from proxy.accesslog import _BATCH, PRESETS, AccessLog, compile_format
-from proxy.context import VARIABLES, RequestContext
+from proxy.auth import IamIdentity
+from proxy.context import VARIABLES, AuthState, RequestContext, value
 
 EPOCH_MS = 1_583_349_317_123  # 04/Mar/2020:19:15:17 +0000 (the spec's example)
 RID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
@@ -40,6 +41,17 @@ def full_ctx() -> RequestContext:
     ctx.integration_error = "Endpoint request timed out"
     ctx.error_message = "Internal server error"
     ctx.error_response_type = "INTEGRATION_TIMEOUT"
+    ctx.account_id = "123456789012"
+    auth = ctx.auth = AuthState("arn:aws:execute-api:us-east-1:123456789012:petstore/prod/GET/")
+    auth.caller = IamIdentity("AKIAEXAMPLE0000001", "arn:aws:iam::123456789012:user/alice",
+                              "123456789012", "AIDAALICE")
+    auth.values = {"principalId": "alice", "tier": "gold", "quote": 'say "hi"'}
+    auth.claims = {"email": "alice@example.com"}
+    auth.latency_ms = 12.4
+    auth.integration_latency_ms = 10.2
+    auth.status = 200
+    auth.error = "none at all"
+    auth.request_id = "f00dfeed"
     return ctx
 
 
@@ -65,9 +77,17 @@ EXPECTED = {
     "identity.userAgent": "curl/8.5.0",
     "identity.apiKey": "alice-0123456789abcdefghij",
     "identity.apiKeyId": "alice",
-    "identity.caller": "-",
-    "identity.user": "-",
-    "accountId": "-",
+    "identity.caller": "AIDAALICE",
+    "identity.user": "AIDAALICE",
+    "identity.userArn": "arn:aws:iam::123456789012:user/alice",
+    "identity.accountId": "123456789012",
+    "identity.accessKey": "AKIAEXAMPLE0000001",
+    "accountId": "123456789012",
+    "authorizer.latency": "12",
+    "authorizer.integrationLatency": "10",
+    "authorizer.status": "200",
+    "authorizer.error": "none at all",
+    "authorizer.requestId": "f00dfeed",
     "status": "502",
     "responseLength": "123",
     "responseLatency": "42",
@@ -91,7 +111,22 @@ def test_every_variable_is_covered_here() -> None:
     assert {v for v in VARIABLES if not v.startswith(("identity.", "integration.", "error."))
             and v not in EXPECTED} <= {"awsEndpointRequestId", "deploymentId",
                                        "isCanaryRequest", "xrayTraceId", "wafResponseCode",
-                                       "webaclArn"}
+                                       "webaclArn", "authorizer.claims"}
+
+
+def test_an_authorizer_s_own_entries_are_variables_too() -> None:
+    fmt = ('{"p":"$context.authorizer.principalId","t":"$context.authorizer.tier",'
+           '"q":"$context.authorizer.quote","e":"$context.authorizer.claims.email",'
+           '"n":"$context.authorizer.nope","c":"$context.authorizer.claims"}')
+    line = compile_format(fmt)(full_ctx())
+    assert orjson.loads(line) == {"p": "alice", "t": "gold", "q": 'say "hi"',
+                                  "e": "alice@example.com", "n": "-", "c": "-"}
+    assert orjson.loads(compile_format(fmt)(bare_ctx())) == dict.fromkeys("ptqenc", "-")
+    # gateway responses and mappings read the same entries through value()
+    assert value(full_ctx(), "authorizer.tier") == "gold"
+    assert value(full_ctx(), "authorizer.claims.email") == "alice@example.com"
+    assert value(full_ctx(), "authorizer.claims") is None
+    assert value(bare_ctx(), "authorizer.principalId") is None
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -113,6 +148,7 @@ def test_response_latency_unset_is_measured_from_start() -> None:
 
 def test_unknown_variables_are_dashes_and_text_stays() -> None:
     render = compile_format("a $context.nope b $context.authorizer.claims.sub c 100% $context.")
+    # (authorizer.claims.sub is a variable without a value here: no such claim)
     assert render(full_ctx()) == "a - b - c 100% $context."
 
 
@@ -137,7 +173,8 @@ def test_request_time_is_english_utc_and_follows_the_second() -> None:
 def test_clf_preset() -> None:
     line = compile_format("CLF")(full_ctx())
     assert line == (
-        '10.1.2.3 - - [04/Mar/2020:19:15:17 +0000] "GET /pets/{petId} HTTP/1.1" 502 123 '
+        '10.1.2.3 AIDAALICE AIDAALICE [04/Mar/2020:19:15:17 +0000] "GET /pets/{petId} HTTP/1.1" '
+        '502 123 '
         f"{RID} Ab1CdE2fGhI="
     )
     assert compile_format("CLF")(bare_ctx()) == (
@@ -149,7 +186,7 @@ def test_json_preset_field_by_field() -> None:
     doc = orjson.loads(compile_format("JSON")(full_ctx()))
     assert doc == {
         "requestId": RID, "extendedRequestId": "Ab1CdE2fGhI=", "ip": "10.1.2.3",
-        "caller": "-", "user": "-", "requestTime": "04/Mar/2020:19:15:17 +0000",
+        "caller": "AIDAALICE", "user": "AIDAALICE", "requestTime": "04/Mar/2020:19:15:17 +0000",
         "httpMethod": "GET", "resourcePath": "/pets/{petId}", "status": "502",
         "protocol": "HTTP/1.1", "responseLength": "123",
     }
@@ -159,10 +196,11 @@ def test_json_preset_field_by_field() -> None:
 
 def test_csv_and_xml_presets() -> None:
     assert compile_format("CSV")(full_ctx()) == (
-        f"10.1.2.3,-,-,04/Mar/2020:19:15:17 +0000,GET,/pets/{{petId}},HTTP/1.1,502,123,{RID}"
+        f"10.1.2.3,AIDAALICE,AIDAALICE,04/Mar/2020:19:15:17 +0000,GET,/pets/{{petId}},HTTP/1.1,"
+        f"502,123,{RID}"
     )
     xml = compile_format("XML")(full_ctx())
-    assert xml.startswith(f'<request id="{RID}"> <ip>10.1.2.3</ip> <caller>-</caller>')
+    assert xml.startswith(f'<request id="{RID}"> <ip>10.1.2.3</ip> <caller>AIDAALICE</caller>')
     assert "<status>502</status>" in xml and xml.endswith("</request>")
     assert set(PRESETS) == {"CLF", "JSON", "CSV", "XML"}
 

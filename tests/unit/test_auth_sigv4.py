@@ -15,7 +15,12 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from multidict import CIMultiDict
 
-from proxy.auth.sigv4 import SigV4Verifier, canonical_query, remove_dot_segments
+from proxy.auth.sigv4 import (
+    SigV4Verifier,
+    canonical_query,
+    remove_dot_segments,
+    unmatched_route,
+)
 from proxy.errors import InvalidSignature, MissingAuthenticationToken
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -163,8 +168,8 @@ class TestRefused:
         with pytest.raises(MissingAuthenticationToken):
             SigV4Verifier([ALICE]).verify("GET", "/prod/pets", "", CIMultiDict(Host=HOST))
 
-    def test_bearer_token_is_an_incomplete_signature(self):
-        headers = CIMultiDict(Host=HOST, Authorization="Bearer eyJhbGciOi.x.y")
+    def test_bare_token_is_an_incomplete_signature(self):
+        headers = CIMultiDict(Host=HOST, Authorization="eyJhbGciOi.x.y")
         with pytest.raises(InvalidSignature) as info:
             SigV4Verifier([ALICE]).verify("GET", "/prod/pets", "", headers)
         assert info.value.error_type == "IncompleteSignatureException"
@@ -172,8 +177,38 @@ class TestRefused:
             "Authorization header requires 'Credential' parameter. Authorization header "
             "requires 'Signature' parameter. Authorization header requires 'SignedHeaders' "
             "parameter. Authorization header requires existence of either a 'X-Amz-Date' or a "
-            "'Date' header. Authorization=Bearer eyJhbGciOi.x.y")
+            "'Date' header. Authorization=eyJhbGciOi.x.y")
         assert "eyJhbGciOi" not in str(info.value) and "eyJhbGciOi" not in repr(info.value)
+
+    def test_bearer_token_is_not_a_key_value_pair(self):
+        # as AWS answers it (serverless#3205, aws-cognito-angular-quickstart#50)
+        headers = CIMultiDict(Host=HOST, Authorization="Bearer eyJhbGciOi.x.y")
+        with pytest.raises(InvalidSignature) as info:
+            SigV4Verifier([ALICE]).verify("GET", "/prod/pets", "", headers)
+        assert info.value.error_type == "IncompleteSignatureException"
+        assert info.value.message == (
+            "'eyJhbGciOi.x.y' not a valid key=value pair (missing equal-sign) in Authorization "
+            "header: 'Bearer eyJhbGciOi.x.y'.")
+        assert "eyJhbGciOi" not in str(info.value) and "eyJhbGciOi" not in repr(info.value)
+
+    def test_an_unmatched_route_reads_the_authorization_header_as_a_signature(self):
+        assert unmatched_route(None, False).message is None
+        bare = unmatched_route("tok", False)
+        assert bare.response_type == "MISSING_AUTHENTICATION_TOKEN"
+        assert bare.error_type == "IncompleteSignatureException"
+        assert bare.message is not None and bare.message.endswith(
+            "'X-Amz-Date' or a 'Date' header. Authorization=tok")
+        basic = unmatched_route("Basic dXNlcjpwYXNz=", True)  # base64 padding: a key=value
+        assert basic.message == (
+            "Authorization header requires 'Credential' parameter. Authorization header "
+            "requires 'Signature' parameter. Authorization header requires 'SignedHeaders' "
+            "parameter. Authorization=Basic dXNlcjpwYXNz=")
+        assert unmatched_route("Bearer tok", True).message == (
+            "'tok' not a valid key=value pair (missing equal-sign) in Authorization header: "
+            "'Bearer tok'.")
+        whole = unmatched_route(sign().headers["Authorization"], True)
+        assert whole.message is None and whole.error_type is None
+        assert "tok" not in str(unmatched_route("Bearer tok", True))
 
     def test_missing_signed_headers_part(self):
         s = sign()

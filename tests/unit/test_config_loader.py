@@ -280,7 +280,8 @@ FIELD_CASES: list[tuple[tuple[Any, ...], Any, str, str]] = [
         ("apiz",),
         [],
         "apiz",
-        "unknown field 'apiz' (allowed: server, storage, account, apis, apiKeys, usagePlans, functions)",
+        "unknown field 'apiz' (allowed: server, storage, account, apis, apiKeys, usagePlans, "
+        "functions, aws, cognito, iam)",
     ),
     (
         (*MS, "*/*", "throttlingRateLimit"),

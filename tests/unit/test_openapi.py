@@ -483,13 +483,18 @@ def test_undefined_and_unsupported_security_schemes(tmp_path: Path) -> None:
             "x-amazon-apigateway-authorizer": {"type": "token"},
         },
     )
-    put(doc, (*PETS_GET, "security"), [{"nope": []}, {"auth": []}])
+    put(doc, ("components", "securitySchemes", "oauth"), {"type": "oauth2", "flows": {}})
+    put(doc, (*PETS_GET, "security"), [{"nope": []}, {"auth": []}, {"oauth": []}])
     found = problems(tmp_path, doc)
+    # the bad authorizer is reported once, where it is defined, not again where it is named
     assert found == [
+        f"{LABEL}: components.securitySchemes.auth.x-amazon-apigateway-authorizer.authorizerUri: "
+        "is required for type token",
         f"{LABEL}: paths.\"/pets\".get.security[0].nope: security scheme 'nope' is not defined "
         "in components.securitySchemes",
-        f"{LABEL}: paths.\"/pets\".get.security[1].auth: security scheme 'auth' is not supported: "
-        "Sluice enforces only API keys (type: apiKey, name: x-api-key, in: header)",
+        f"{LABEL}: paths.\"/pets\".get.security[2].oauth: security scheme 'oauth' is neither "
+        "the API key scheme (type: apiKey, name: x-api-key, in: header) nor an authorizer "
+        "(x-amazon-apigateway-authorizer, or x-amazon-apigateway-authtype: awsSigv4)",
     ]
 
 

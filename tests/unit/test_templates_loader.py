@@ -97,8 +97,6 @@ def test_the_sam_example_loads() -> None:
     assert sorted(f.name for f in config.functions.values()) == ["GetNote", "Hello", "ListNotes"]
 
 
-@pytest.mark.xfail(strict=True, reason="the loader refuses Lambda authorizer schemes until they "
-                   "are enforced (CONTRACT 8 is not in main)")
 @pytest.mark.parametrize("template", ["sam-app/template.yaml", "cdk-app/PetsStack.template.json"])
 def test_the_realistic_templates_load(template: str) -> None:
     config = load_config(TEMPLATES / template, env={})

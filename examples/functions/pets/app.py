@@ -63,3 +63,10 @@ def slow(event, context):
     return _answer(200, {"slept": seconds,
                          "remainingMs": context.get_remaining_time_in_millis(),
                          "warmForSeconds": round(time.time() - STARTED, 1)})
+
+
+def me(event, context):
+    """Behind the TOKEN authorizer: who the authorizer said the caller is."""
+    authorizer = event["requestContext"]["authorizer"]
+    return _answer(200, {"principal": authorizer["principalId"], "plan": authorizer["plan"],
+                         "admin": authorizer["admin"]})

@@ -15,6 +15,8 @@ def _response(status: int, body: Any) -> dict[str, Any]:
 
 
 def list_pets(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event.get("pathParameters"):  # the template routes /pets/{petId} here too
+        return get_pet(event, context)
     query = event.get("queryStringParameters") or {}
     limit = int(query.get("limit", len(_PETS)))
     return _response(200, {"table": os.environ.get("TABLE_NAME"), "pets": _PETS[:limit],
