@@ -103,16 +103,17 @@ class Limiter:
         self._next_warning = 0.0
         self.fallback_count = 0
 
-    def decide_now(self, buckets: Sequence[Bucket], quota: Quota | None) -> Decision | None:
-        """``decide`` without a coroutine when the embedded store answers at once; None when
-        the store is remote and the caller must await ``decide``."""
-        local = self._local
-        if local is None:
-            return None
-        return _decision(local.decide_one(buckets, quota), buckets, False)
-
     async def decide(self, buckets: Sequence[Bucket], quota: Quota | None) -> Decision:
         """Check and consume every bucket, in order, then the quota: all or nothing."""
+        answer = self.submit(buckets, quota)
+        return answer if isinstance(answer, Decision) else await answer
+
+    def submit(self, buckets: Sequence[Bucket], quota: Quota | None
+               ) -> Decision | asyncio.Future[Decision]:
+        """``decide`` without a coroutine of its own: the decision when it is known at once
+        (the embedded store, a store known to be down), else the future of the batch it joins
+        (a caller that awaits it directly saves a coroutine frame a request, ~1% of bench
+        throttled)."""
         if self._local is not None:
             return _decision(self._local.decide_one(buckets, quota), buckets, False)
         if not buckets and quota is None:
@@ -123,7 +124,8 @@ class Limiter:
                 return self._degraded(buckets, quota)
             # This request's batch probes the store; the others keep off it until it answers.
             self._down_until = now + self._probe_interval_s
-        fut: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Decision] = loop.create_future()
         pending = self._pending
         pending.append((buckets, quota, fut))
         # Auto-batching: while a batch is at the store, arrivals queue and go together when
@@ -131,10 +133,10 @@ class Limiter:
         # gateway adds no delay. bench throttled, 64 connections, 1 worker: one batch in flight
         # took requests per EVALSHA from 7 to ~N (see bench/README.md for the figures).
         if len(pending) == 1 and not self._sending:
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop.call_soon(self._flush)
         elif len(pending) >= MAX_BATCH:
             self._flush()
-        return await fut
+        return fut
 
     def _flush(self) -> None:
         batch = self._pending

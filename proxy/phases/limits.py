@@ -1,7 +1,7 @@
 """Throttling and quota: every bucket of a request (usage plan, stage, account) and the plan's
 quota decided in one store call, all or nothing (429 THROTTLED / QUOTA_EXCEEDED).
 
-The embedded store decides at once (``Limiter.decide_now``): no coroutine for it (pinned proxy
+The embedded store decides at once (``Limiter.submit``): no coroutine for it (pinned proxy
 +4%). A remote store is awaited, batched with the other requests of the same loop tick.
 """
 
@@ -31,12 +31,7 @@ def keyless(services: Services, account: Bucket, stage_bucket: Bucket | None) ->
     buckets = (account,) if stage_bucket is None else (stage_bucket, account)
 
     def decide(ctx: RequestContext) -> Awaitable[None] | None:
-        decision = limiter.decide_now(buckets, None)
-        if decision is None:
-            return _decide(limiter, buckets, None, metrics)
-        if not decision.allowed or decision.degraded:  # the common case needs no call
-            _verdict(decision, metrics)
-        return None
+        return _decide(limiter, buckets, None, metrics)
 
     return decide
 
@@ -73,19 +68,29 @@ def keyed(services: Services, api_id: str, stage: str, resource_path: str, http_
             limit, period, offset = plan.quota
             quota = Quota(plan.id, key.id, scale_limit(limit, divisor), period, offset)
         buckets.extend(tail)
-        decision = limiter.decide_now(buckets, quota)
-        if decision is None:
-            return _decide(limiter, buckets, quota, metrics)
-        _verdict(decision, metrics)
-        return None
+        return _decide(limiter, buckets, quota, metrics)
 
     return decide
 
 
-async def _decide(limiter: Limiter, buckets: Sequence[Bucket], quota: Quota | None,
-                  metrics: MetricsSink | None) -> None:
+def _decide(limiter: Limiter, buckets: Sequence[Bucket], quota: Quota | None,
+            metrics: MetricsSink | None) -> Awaitable[None] | None:
+    """The verdict now when the limiter knows it (the embedded store), else a coroutine that
+    awaits the store's batch: one coroutine frame, the limiter's future awaited directly."""
     try:
-        decision = await limiter.decide(buckets, quota)
+        answer = limiter.submit(buckets, quota)
+    except StorageError as exc:  # onError: deny, the store known to be down
+        raise StoreUnavailable() from exc
+    if isinstance(answer, Decision):
+        if not answer.allowed or answer.degraded:  # the common case needs no call
+            _verdict(answer, metrics)
+        return None
+    return _await_verdict(answer, metrics)
+
+
+async def _await_verdict(pending: Awaitable[Decision], metrics: MetricsSink | None) -> None:
+    try:
+        decision = await pending
     except StorageError as exc:
         raise StoreUnavailable() from exc
     _verdict(decision, metrics)

@@ -101,7 +101,7 @@ class MemoryStorage(LimitStorage):
         self, buckets: Sequence[Bucket], quota: Quota | None, now_s: float, now_ms: float
     ) -> Outcome:
         # This runs on every request of a single-process gateway, so ``refill`` and ``ttl_ms``
-        # (ratelimit.buckets) are inlined, same formulas: Limiter.decide_now on one account
+        # (ratelimit.buckets) are inlined, same formulas: Limiter.submit on one account
         # bucket took 2.4 us, now 1.6 us (timeit, with the clock read as time.time directly).
         states = self._buckets
         levels: list[float] = []
