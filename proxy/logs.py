@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["FORMATS", "LEVELS", "flush_logs", "setup_logging"]
+__all__ = ["FORMATS", "LEVELS", "LineLog", "flush_logs", "setup_logging"]
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORMATS = ("text", "json")
@@ -33,12 +33,16 @@ _second_text = ""
 
 
 def _timestamp(record: logging.LogRecord) -> str:
+    return _stamp(record.created)
+
+
+def _stamp(created: float) -> str:
     global _second, _second_text
-    seconds = int(record.created)
+    seconds = int(created)
     if seconds != _second:  # strftime once a second: most lines share one
         _second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
         _second = seconds
-    return f"{_second_text}.{int((record.created - seconds) * 1000):03d}Z"
+    return f"{_second_text}.{int((created - seconds) * 1000):03d}Z"
 
 
 _PLAIN = len(_RECORD_ATTRS - {"message", "asctime", "taskName"})
@@ -90,9 +94,10 @@ class _SluiceHandler(logging.StreamHandler):  # type: ignore[type-arg]
     once. Whatever is held is written at exit (:func:`flush_logs`).
     """
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, json: bool = False) -> None:
         super().__init__(stream)
         self._held: list[str] = []
+        self._json = json  # the format's shape, for lines formatted by hold()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -112,6 +117,26 @@ class _SluiceHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 return
         self.flush_held()
         self._write(line)
+
+    def hold(self, name: str, message: str) -> bool:
+        """An INFO line of logger ``name`` formatted here and held for the loop iteration;
+        False when no loop runs on this thread (the caller logs it the ordinary way)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        now = time.time()
+        if self._json:
+            line = orjson.dumps({"time": _stamp(now), "level": "INFO", "logger": name,
+                                 "message": message}).decode()
+        else:
+            line = f"{_stamp(now)} INFO {name}: {message}"
+            if "\n" in line or "\r" in line:  # one event, one line, as the formatter writes
+                line = line.replace("\r", "\\r").replace("\n", "\\n")
+        if not self._held:
+            loop.call_soon(self.flush_held)
+        self._held.append(line + "\n")
+        return True
 
     def flush_held(self) -> None:
         held = self._held
@@ -145,12 +170,55 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _SluiceHandler)]:
         root.removeHandler(old)
-    handler = _SluiceHandler(sys.stderr)
+    handler = _SluiceHandler(sys.stderr, json=fmt == "json")
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
     root.addHandler(handler)
     root.setLevel(name)
     # aiohttp logs every request on aiohttp.access; the gateway writes its own access log
     logging.getLogger("aiohttp.access").setLevel(max(logging.WARNING, root.level))
+
+
+class LineLog:
+    """``info`` for lines logged per request (a Lambda invocation's START, END and REPORT, a
+    function's output), at a fraction of a ``logging`` record's cost.
+
+    When the gateway's own handler is the only one that would see the line (``sluice serve``:
+    nothing else is configured), the line is formatted here and held with that handler's lines
+    for the loop iteration. Otherwise (another handler on the way, as pytest's ``caplog``; no
+    running loop; logging not set up) it is an ordinary ``logging`` record, so nothing that
+    listens to the logger misses it. A LogRecord through the logger costs ~11 us with a
+    NullHandler and ~17 us through ours; three lines an invocation were a third of a warm
+    AWS_PROXY invocation's CPU in the caller (158 us against 107 us without them).
+    """
+
+    __slots__ = ("_logger", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._logger = logging.getLogger(name)
+
+    def info(self, message: str) -> None:
+        logger = self._logger
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        handler = _only_handler(logger)
+        if handler is None or not handler.hold(self._name, message):
+            logger.info("%s", message)
+
+
+def _only_handler(logger: logging.Logger) -> _SluiceHandler | None:
+    """Our handler, when it is the only handler a record of ``logger`` would reach."""
+    found: _SluiceHandler | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if found is not None or not isinstance(handler, _SluiceHandler):
+                return None
+            found = handler
+        if not current.propagate:
+            break
+        current = current.parent
+    return found
 
 
 def flush_logs() -> None:

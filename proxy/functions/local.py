@@ -24,6 +24,7 @@ from proxy.config.model import FunctionConfig
 from proxy.functions.base import Function, FunctionUnavailable, InvokeResult, NoInstance
 from proxy.functions.concurrency import Slots
 from proxy.functions.instance import Instance, Invocation
+from proxy.logs import LineLog
 
 if TYPE_CHECKING:
     from proxy.functions.metrics import FunctionMetrics
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["LocalFunction"]
 
 log = logging.getLogger("sluice.functions")
+# START/END/REPORT and the functions' output: lines per invocation, on the cheap path
+lines = LineLog("sluice.functions")
 
 # How often a call waiting for a slot that other workers hold looks again (shared slots only:
 # a release in another process wakes nobody here). Only while calls wait.
@@ -181,8 +184,8 @@ class LocalFunction(Function):
 
     def started(self, invocation: Invocation) -> None:
         if log.isEnabledFor(_INFO):
-            log.info("%s %s START RequestId: %s Version: $LATEST", self.name,
-                     invocation.request_id, invocation.request_id)
+            rid = invocation.request_id
+            lines.info(f"{self.name} {rid} START RequestId: {rid} Version: $LATEST")
 
     def finished(self, instance: Instance, invocation: Invocation, result: InvokeResult,
                  reusable: bool) -> None:
@@ -206,11 +209,11 @@ class LocalFunction(Function):
         duration = result.duration_ms
         init = "" if result.init_duration_ms is None else \
             f"\tInit Duration: {result.init_duration_ms:.2f} ms"
-        log.info("%s %s END RequestId: %s", self.name, rid, rid)
-        log.info("%s %s REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\t"
-                 "Memory Size: %d MB\tMax Memory Used: %d MB%s", self.name, rid, rid, duration,
-                 max(1, math.ceil(duration)), self.config.memory_size, instance.max_memory_mb(),
-                 init)
+        lines.info(f"{self.name} {rid} END RequestId: {rid}")
+        lines.info(f"{self.name} {rid} REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\t"
+                   f"Billed Duration: {max(1, math.ceil(duration))} ms\t"
+                   f"Memory Size: {self.config.memory_size} MB\t"
+                   f"Max Memory Used: {instance.max_memory_mb()} MB{init}")
 
     def retired(self, instance: Instance) -> None:
         """Take an instance out of the warm list (it is stopping)."""
@@ -223,7 +226,7 @@ class LocalFunction(Function):
             self._none_left.set()
 
     def line(self, request_id: str, text: str) -> None:
-        log.info("%s %s %s", self.name, request_id, text)
+        lines.info(f"{self.name} {request_id} {text}")
 
     # --- shutdown --------------------------------------------------------------------------
 

@@ -133,3 +133,46 @@ def test_info_lines_on_the_loop_go_out_together_each_iteration(
     assert after == []
     log.info("outside a loop: at once")
     assert capsys.readouterr().err.endswith("outside a loop: at once\n")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_line_log_formats_as_the_handler_does(capsys: pytest.CaptureFixture[str],
+                                              fmt: str) -> None:
+    import asyncio
+
+    from proxy.logs import LineLog
+
+    setup_logging("INFO", fmt)
+    fast = LineLog("sluice.functions")
+
+    async def main() -> None:
+        fast.info("fn r1 START RequestId: r1 Version: $LATEST")
+        logging.getLogger("sluice.functions").info("fn r1 START RequestId: r1 Version: $LATEST")
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    held, ordinary = lines(capsys)
+    if fmt == "json":
+        fast_doc, slow_doc = orjson.loads(held), orjson.loads(ordinary)
+        assert fast_doc.keys() == slow_doc.keys() and fast_doc["message"] == slow_doc["message"]
+    else:  # the same line but for the milliseconds of its time
+        assert held.split(" ", 1)[1] == ordinary.split(" ", 1)[1]
+
+
+def test_line_log_is_a_record_when_something_else_listens(
+        caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    from proxy.logs import LineLog
+
+    setup_logging("INFO", "text")
+    caplog.set_level(logging.INFO, logger="sluice.functions")
+
+    async def main() -> None:
+        LineLog("sluice.functions").info("fn r2 END RequestId: r2")
+
+    asyncio.run(main())
+    assert [r.getMessage() for r in caplog.records] == ["fn r2 END RequestId: r2"]
+    caplog.set_level(logging.WARNING, logger="sluice.functions")
+    LineLog("sluice.functions").info("not at WARNING")
+    assert len(caplog.records) == 1
