@@ -32,7 +32,7 @@ from urllib.parse import unquote
 
 from proxy.bounded_log import BoundedLog
 from proxy.config.model import Integration
-from proxy.context import ContextView, RequestContext
+from proxy.context import VARIABLES, ContextView, RequestContext, typed
 from proxy.encoding import (
     BinaryMediaTypes,
     Conversion,
@@ -130,6 +130,20 @@ def _query(raw: str) -> dict[str, str]:
     return out
 
 
+class _TemplateContext(ContextView):
+    """``$context`` for templates, with the engine's read of a variable named in full
+    (``proxy.vtl``: ``$context.identity.sourceIp`` as written, one call instead of a nested
+    view)."""
+
+    __slots__ = ()
+
+    def vtl_leaf(self, dotted: str) -> Any:
+        variable = VARIABLES.get(dotted)
+        if variable is None:
+            raise KeyError(dotted)
+        return typed(self._ctx, variable)
+
+
 class MethodParams:
     """The method request's parameters and ``$context`` as templates read them (request and
     response templates alike), each mapping made when first read."""
@@ -140,7 +154,7 @@ class MethodParams:
         self.path = ctx.path_params
         self.querystring = _Lazy(ctx, False)
         self.headers = _Lazy(ctx, True)
-        self.context = ContextView(ctx)
+        self.context = _TemplateContext(ctx)
 
 
 class MappedRequest:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 
 from proxy.vtl import _javastr as js
 from proxy.vtl._jsonpath import JsonPath, compile_path
+from proxy.vtl._methods import prop
 from proxy.vtl._values import JEntry, JList, JMap, Opaque, OverrideMap, json_text, jstr
 from proxy.vtl.errors import BAD_REQUEST_BODY, TemplateRuntimeError
 
@@ -162,6 +163,28 @@ def _runtime_path(text: Any) -> JsonPath:
         raise TemplateRuntimeError(str(err)) from err
 
 
+def escape_javascript(x: Any) -> str | None:
+    """$util.escapeJavaScript(x), which generated code calls directly: printable ASCII (names,
+    ids) is escaped here, without a second call (~0.8k of the 4.1k instructions a quoted name
+    cost through Util and _javastr, callgrind); anything else by ``_javastr``."""
+    if x is None:
+        return None
+    s: str = x if type(x) is str else jstr(x)
+    if s.isascii() and s.isprintable():
+        # at most these four to escape, a str.replace per character present: 0.3 us for
+        # 'Result "1"' against 0.85 us for str.translate and 0.92 us for re.sub (timeit)
+        if "\\" in s:
+            s = s.replace("\\", "\\\\")
+        if "'" in s:
+            s = s.replace("'", "\\'")
+        if '"' in s:
+            s = s.replace('"', '\\"')
+        if "/" in s:
+            s = s.replace("/", "\\/")
+        return s
+    return js.escape_javascript(s)
+
+
 class Util(Opaque):
     """$util. Arguments are printed to strings first; null in is null out."""
 
@@ -169,9 +192,7 @@ class Util(Opaque):
 
     @staticmethod
     def escapeJavaScript(x: Any) -> str | None:
-        if x is None:
-            return None
-        return js.escape_javascript(x if type(x) is str else jstr(x))
+        return escape_javascript(x)
 
     @staticmethod
     def parseJson(x: Any) -> Any:
@@ -237,13 +258,32 @@ class Carry:
 
 class Context(Opaque):
     """$context over the caller's mapping (read lazily, key by key) plus the overrides the
-    template may write. Nested objects print as the empty string, as on AWS."""
+    template may write. Nested objects print as the empty string, as on AWS.
 
-    __slots__ = ("_carry", "_map")
+    The mapping may offer ``vtl_leaf(dotted)``: the value (str, int, float, bool or None)
+    of a variable named in full (``"identity.sourceIp"``), KeyError for any name that is
+    not one; ``$context.identity.sourceIp`` written in a template then reads it in one call
+    instead of through a nested mapping (~3k of the 13k instructions that read cost)."""
+
+    __slots__ = ("_carry", "_leaf", "_map")
 
     def __init__(self, values: Mapping[str, Any], carry: Carry | None = None) -> None:
         self._map = values
         self._carry = Carry() if carry is None else carry
+        self._leaf: Callable[[str], Any] | None = getattr(values, "vtl_leaf", None)
+
+    def path(self, dotted: str, names: tuple[str, ...]) -> Any:
+        """``$context.a.b...`` as written in a template (``a`` not an override map)."""
+        leaf = self._leaf
+        if leaf is not None:
+            try:
+                return leaf(dotted)
+            except KeyError:
+                pass  # a branch, a name AWS does not know, or a variable's own property
+        value = self.vtl_prop(names[0])
+        for name in names[1:]:
+            value = prop(value, name)
+        return value
 
     @property
     def request_override(self) -> OverrideMap | None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from proxy.vtl import _nodes as n
+from proxy.vtl._apigw import escape_javascript
 from proxy.vtl._jsonpath import compile_path
 from proxy.vtl._limits import MAX_FOREACH, MAX_MACRO_DEPTH, MAX_OUTPUT, MAX_STEPS
 from proxy.vtl._methods import call, index, iterate, prop, set_index, set_prop
@@ -51,8 +52,9 @@ from proxy.vtl.errors import TemplateError, TemplateRuntimeError
 
 _ROOTS = {"input": "I", "util": "U", "context": "C", "stageVariables": "S"}
 _LOOP_NAMES = frozenset({"foreach", "velocityCount", "velocityHasNext"})
-_FOREACH_PROPS = {"hasNext": "({i} + 1 < {fe}.size)", "index": "{i}", "count": "({i} + 1)",
-                  "first": "({i} == 0)", "last": "({i} + 1 >= {fe}.size)"}
+_FOREACH_PROPS = {"hasNext": "({i} + 1 < {size})", "index": "{i}", "count": "({i} + 1)",
+                  "first": "({i} == 0)", "last": "({i} + 1 >= {size})"}
+_FOREACH_BOOLS = frozenset({"hasNext", "first", "last"})
 _BOOL_OPS = frozenset({"==", "!=", "<", ">", "<=", ">=", "&&", "||"})
 
 
@@ -86,14 +88,15 @@ def _unsupported(name: str) -> TemplateRuntimeError:
 
 GLOBALS: dict[str, Any] = {
     "__builtins__": {},
-    "type": type, "len": len, "enumerate": enumerate, "str": str, "dict": dict,
+    "type": type, "len": len, "zip": zip, "str": str, "int": int, "dict": dict,
     "_tostr": render, "_truth": truth, "_eq": eq, "_cmp": compare, "_add": add,
     "_arith": arith, "_neg": negate, "_range": make_range, "_interp": interp,
     "_checked": checked_string, "_JList": JList, "_JMap": JMap, "_prop": prop, "_call": call,
     "_idx": index, "_setprop": set_prop, "_setidx": set_index, "_iter": iterate,
     "_FE": ForeachState, "_Stop": Stop, "_Break": BreakOut, "_MISSING": MISSING,
-    "_limit": _limit, "_unsupported": _unsupported, "_MAXOUT": MAX_OUTPUT,
-    "_MAXLOOP": MAX_FOREACH, "_MAXSTEPS": MAX_STEPS, "_MAXDEPTH": MAX_MACRO_DEPTH,
+    "_esc": escape_javascript, "_limit": _limit, "_unsupported": _unsupported,
+    "_MAXOUT": MAX_OUTPUT, "_LOOPS": range(MAX_FOREACH), "_MAXSTEPS": MAX_STEPS,
+    "_MAXDEPTH": MAX_MACRO_DEPTH,
 }
 
 
@@ -142,6 +145,62 @@ def _walk(stmts: tuple[n.Stmt, ...]) -> list[n.Stmt | n.Expr]:
     return out
 
 
+def _runs(stmts: tuple[n.Stmt, ...]) -> list[n.Stmt | list[n.Text | n.Output]]:
+    """The statements of a block, with each run of text and references (two or more pieces,
+    one a reference) gathered in a list to write at once. A reference whose evaluation may
+    run #stop or #break (a directive inside a "string" argument) ends a run: the text
+    before it must be out when it stops the render."""
+    out: list[n.Stmt | list[n.Text | n.Output]] = []
+    run: list[n.Text | n.Output] = []
+
+    def flush() -> None:
+        if len(run) > 1 and any(isinstance(s, n.Output) for s in run):
+            out.append(list(run))
+        else:
+            out.extend(run)
+        run.clear()
+
+    for s in stmts:
+        if isinstance(s, n.Text) or (isinstance(s, n.Output) and _quiet(s.expr)):
+            run.append(s)
+        else:
+            flush()
+            out.append(s)
+    flush()
+    return out
+
+
+def _quiet(e: n.Expr) -> bool:
+    """Whether evaluating ``e`` runs no directive (only a "string" with directives does)."""
+    return not any(isinstance(node, n.Interpolated)
+                   and not all(isinstance(b, n.Text | n.Output) for b in node.body)
+                   for node in _walk((n.Output(0, e),)))
+
+
+def _fstring_text(text: str) -> str:
+    """``text`` as the literal part of a single-quoted f-string."""
+    body = repr(text)[1:-1]
+    if repr(text)[0] == '"':  # repr chose double quotes: the text has ' and no "
+        body = body.replace("'", "\\'")
+    return body.replace("{", "{{").replace("}", "}}")
+
+
+def _context_chain(e: n.Prop, fixed_roots: dict[str, str]) -> tuple[str, ...] | None:
+    """The names of ``$context.a.b...`` (``$context`` not rebound, ``a`` not one of the
+    override maps the template writes), else None."""
+    names = [e.name]
+    obj = e.obj
+    while isinstance(obj, n.Prop):
+        names.append(obj.name)
+        obj = obj.obj
+    if not (isinstance(obj, n.Var) and fixed_roots.get(obj.name) == "C"):
+        return None
+    names.reverse()
+    if names[0] in ("requestOverride", "responseOverride"):
+        return None
+    return tuple(names)
+
+
 def _root(target: n.Expr) -> n.Expr:
     while isinstance(target, n.Prop | n.Call | n.Index):
         target = target.obj
@@ -157,7 +216,7 @@ class _Fn:
         # inside a loop body: template variables held in Python locals (the loop variable,
         # when nothing in the body can rebind it) and the innermost loop's $foreach
         self.local_vars: dict[str, str] = {}
-        self.foreach: list[tuple[str, str]] = []  # (ForeachState local, index local)
+        self.foreach: list[tuple[str, str]] = []  # (size local, index local)
 
 
 class Generator:
@@ -189,6 +248,12 @@ class Generator:
         self.assigned = assigned
         self.names = names
         self.uses_input = "input" in names
+        # $foreach as an object (ForeachState, kept in v) only when something reads it other
+        # than as $foreach.hasNext (and the other properties) inside its loop: the first
+        # generation assumes nothing does and notes whether that held (~0.5k instructions a
+        # loop iteration of the reference pair)
+        self.foreach_objects = "foreach" in assigned
+        self.needs_foreach_objects = False
 
     def _name(self, prefix: str) -> str:
         self.counter += 1
@@ -207,6 +272,14 @@ class Generator:
     # ---- module ---------------------------------------------------------------------------
 
     def module(self) -> str:
+        source = self._module()
+        if self.needs_foreach_objects and not self.foreach_objects:
+            self.foreach_objects = True
+            source = self._module()
+        return source
+
+    def _module(self) -> str:
+        self.helpers = []
         body = _Fn()
         self.block(self.tree, body, 2)
         for label, macro in self.macros.values():
@@ -249,14 +322,38 @@ class Generator:
 
     def block(self, stmts: tuple[n.Stmt, ...], fn: _Fn, depth: int) -> None:
         ind = "    " * depth
-        static = sum(len(s.text) for s in stmts if isinstance(s, n.Text))
+        items = _runs(stmts)
+        # the text written once per run of the block, counted at once
+        static = sum(len(s.text) for s in items if isinstance(s, n.Text))
         start = len(fn.lines)
         if static:
             fn.lines.append(f"{ind}n += {static}")
-        for stmt in stmts:
-            self.stmt(stmt, fn, depth)
+        for item in items:
+            if isinstance(item, list):
+                self.joined(item, fn, depth)
+            else:
+                self.stmt(item, fn, depth)
         if len(fn.lines) == start:
             fn.lines.append(f"{ind}pass")
+
+    def joined(self, run: list[n.Text | n.Output], fn: _Fn, depth: int) -> None:
+        """Text and references next to each other, written as one f-string: one append and
+        one count instead of one of each per piece (~1k instructions a loop iteration of
+        the reference pair). Each reference is still evaluated and printed in order before
+        the next; none can stop the render (``_runs``), so the output is the same."""
+        ind = "    " * depth
+        parts: list[str] = []
+        for s in run:
+            if isinstance(s, n.Text):
+                parts.append(_fstring_text(s.text))
+                continue
+            t = self._name("_t")
+            fn.lines += [f"{ind}{t} = {self.expr(s.expr, fn)}",
+                         f"{ind}if type({t}) is not str:",
+                         f"{ind}    {t} = str({t}) if type({t}) is int else _tostr({t})"]
+            parts.append("{" + t + "}")
+        j = self._name("_j")
+        fn.lines += [f"{ind}{j} = f'{''.join(parts)}'", f"{ind}n += len({j})", f"{ind}a({j})"]
 
     def stmt(self, s: n.Stmt, fn: _Fn, depth: int) -> None:
         ind = "    " * depth
@@ -267,7 +364,7 @@ class Generator:
             t = self._name("_t")
             out += [f"{ind}{t} = {self.expr(s.expr, fn)}",
                     f"{ind}if type({t}) is not str:",
-                    f"{ind}    {t} = _tostr({t})",
+                    f"{ind}    {t} = str({t}) if type({t}) is int else _tostr({t})",
                     f"{ind}n += len({t})",
                     f"{ind}a({t})"]
         elif isinstance(s, n.Set):
@@ -339,26 +436,31 @@ class Generator:
                 and not all(isinstance(b, n.Text | n.Output) for b in node.body))
             or (isinstance(node, n.Foreach) and node.var == s.var)
             for node in _walk(s.body))
-        saved = [s.var, *sorted(self.loop_names)] if rebinds else sorted(self.loop_names)
+        loop_names = self.loop_names if self.foreach_objects else self.loop_names - {"foreach"}
+        saved = [s.var, *sorted(loop_names)] if rebinds else sorted(loop_names)
+        size = f"_n{k}"
         for j, name in enumerate(saved):
             out.append(f"{ind2}_s{k}_{j} = v.get({name!r}, _MISSING)")
-        out += [f"{ind2}{fe} = _FE(len({it}))"]
-        if "foreach" in self.loop_names:
-            out.append(f"{ind2}v['foreach'] = {fe}")
-        out += [f"{ind2}for {i}, {x} in enumerate({it}):",
-                f"{ind2}    if {i} >= _MAXLOOP:", f"{ind2}        break",
+        out.append(f"{ind2}{size} = len({it})")
+        if self.foreach_objects:
+            out.append(f"{ind2}{fe} = _FE({size})")
+            if "foreach" in self.loop_names:
+                out.append(f"{ind2}v['foreach'] = {fe}")
+        # zip with a range of MAX_FOREACH stops the loop there without a test per iteration
+        out += [f"{ind2}for {i}, {x} in zip(_LOOPS, {it}):",
                 f"{ind2}    R.steps += 1",
                 f"{ind2}    if R.steps > _MAXSTEPS or n > _MAXOUT:",
                 f"{ind2}        raise _limit(R.steps, 0, n)"]
         if rebinds:
             out.append(f"{ind2}    v[{s.var!r}] = {x}")
-        out.append(f"{ind2}    {fe}.i = {i}")
+        if self.foreach_objects:
+            out.append(f"{ind2}    {fe}.i = {i}")
         if "velocityCount" in self.loop_names:
             out.append(f"{ind2}    v['velocityCount'] = {i} + 1")
         if "velocityHasNext" in self.loop_names:
             out.append(f"{ind2}    v['velocityHasNext'] = {i} + 1 < len({it})")
         fn.loops += 1
-        fn.foreach.append((fe, i))
+        fn.foreach.append((size, i))
         outer = fn.local_vars.get(s.var)
         if rebinds:
             fn.local_vars.pop(s.var, None)
@@ -380,10 +482,16 @@ class Generator:
 
     def cond(self, e: n.Expr, fn: _Fn) -> str:
         code = self.expr(e, fn)
-        if self._is_bool(e):
+        if self._is_bool(e) or (isinstance(e, n.Prop) and e.name in _FOREACH_BOOLS
+                                and self._foreach_inline(e, fn)):
             return code
         t = self._name("_t")
         return f"(({t} := {code}) is not None and {t} is not False)"
+
+    def _foreach_inline(self, e: n.Prop, fn: _Fn) -> bool:
+        """Whether ``$foreach.name`` reads the innermost loop's Python locals."""
+        return (isinstance(e.obj, n.Var) and e.obj.name == "foreach" and bool(fn.foreach)
+                and "foreach" not in self.assigned and e.name in _FOREACH_PROPS)
 
     def _is_bool(self, e: n.Expr) -> bool:
         return (isinstance(e, n.Binary) and e.op in _BOOL_OPS) or (
@@ -401,17 +509,25 @@ class Generator:
                 return fixed
             if e.name == "velocityCount" and fn.foreach and e.name not in self.assigned:
                 return f"({fn.foreach[-1][1]} + 1)"
+            if e.name == "foreach":
+                self.needs_foreach_objects = True
             return f"v.get({e.name!r})"
         if isinstance(e, n.Prop):
-            if (isinstance(e.obj, n.Var) and e.obj.name == "foreach" and fn.foreach
-                    and "foreach" not in self.assigned and e.name in _FOREACH_PROPS):
-                return _FOREACH_PROPS[e.name].format(fe=fn.foreach[-1][0],
+            if self._foreach_inline(e, fn):
+                return _FOREACH_PROPS[e.name].format(size=fn.foreach[-1][0],
                                                      i=fn.foreach[-1][1])
             if isinstance(e.obj, n.Var) and self.fixed_roots.get(e.obj.name) == "I" \
                     and e.name == "body":
                 return "I.body()"
+            names = _context_chain(e, self.fixed_roots)
+            if names is not None:
+                return f"C.path({'.'.join(names)!r}, {names!r})"
+            obj = self.expr(e.obj, fn)
+            if obj.isidentifier():  # a local: read twice rather than held (~0.1k a read)
+                return (f"({obj}.get({e.name!r}) if type({obj}) is dict "
+                        f"else _prop({obj}, {e.name!r}))")
             t = self._name("_t")
-            return (f"({t}.get({e.name!r}) if type({t} := {self.expr(e.obj, fn)}) is dict "
+            return (f"({t}.get({e.name!r}) if type({t} := {obj}) is dict "
                     f"else _prop({t}, {e.name!r}))")
         if isinstance(e, n.Call):
             return self.call(e, fn)
@@ -464,6 +580,8 @@ class Generator:
             return f"I.{method}({self._const('_P', path)})"
         if root == "I" and e.name == "params" and len(args) <= 1:
             return f"I.param({self.expr(args[0], fn)})" if args else "I.params()"
+        if root == "U" and len(args) == 1 and e.name == "escapeJavaScript":
+            return f"_esc({self.expr(args[0], fn)})"  # the most called: no Util in between
         if root == "U" and len(args) == 1 and e.name in (
                 "escapeJavaScript", "parseJson", "urlEncode", "urlDecode", "base64Encode",
                 "base64Decode"):

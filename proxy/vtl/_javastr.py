@@ -234,19 +234,9 @@ def escape_javascript(s: str) -> str:
     """commons-lang StringEscapeUtils.escapeJavaScript: ' " \\ / and \\b \\f \\n \\r \\t
     escaped with a backslash, other controls and everything above 0x7e as \\uXXXX (upper-case
     hex, UTF-16 code units)."""
+    # printable ASCII, the common case, is escaped before this is called
+    # (proxy.vtl._apigw.escape_javascript: a str.replace per character present)
     if s.isascii():
-        if s.isprintable():  # no control characters: at most the four below to escape
-            # a str.replace per character present: 0.3 us for 'Result "1"' against 0.85 us
-            # for str.translate and 0.92 us for re.sub with a callback (timeit)
-            if "\\" in s:
-                s = s.replace("\\", "\\\\")
-            if "'" in s:
-                s = s.replace("'", "\\'")
-            if '"' in s:
-                s = s.replace('"', '\\"')
-            if "/" in s:
-                s = s.replace("/", "\\/")
-            return s
         return s.translate(_ASCII_ESCAPES)
     return _ESCAPE_ANY.sub(_escape_one, s)
 
