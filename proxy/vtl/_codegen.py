@@ -172,9 +172,13 @@ def _runs(stmts: tuple[n.Stmt, ...]) -> list[n.Stmt | list[n.Text | n.Output]]:
 
 def _quiet(e: n.Expr) -> bool:
     """Whether evaluating ``e`` runs no directive (only a "string" with directives does)."""
-    return not any(isinstance(node, n.Interpolated)
-                   and not all(isinstance(b, n.Text | n.Output) for b in node.body)
+    return not any(isinstance(node, n.Interpolated) and not _simple_string(node)
                    for node in _walk((n.Output(0, e),)))
+
+
+def _simple_string(e: n.Interpolated) -> bool:
+    """A "string" of text and references only: evaluated inline, not by a function."""
+    return all(isinstance(b, n.Text | n.Output) for b in e.body)
 
 
 def _fstring_text(text: str) -> str:
@@ -217,6 +221,7 @@ class _Fn:
         # when nothing in the body can rebind it) and the innermost loop's $foreach
         self.local_vars: dict[str, str] = {}
         self.foreach: list[tuple[str, str]] = []  # (size local, index local)
+        self.dict_flags: dict[str, str] = {}  # loop variable local -> "is a dict" local
 
 
 class Generator:
@@ -254,6 +259,17 @@ class Generator:
         # loop iteration of the reference pair)
         self.foreach_objects = "foreach" in assigned
         self.needs_foreach_objects = False
+        # loop iterations and macro calls are counted (R.steps) only where MAX_STEPS can be
+        # reached: with macros, directives inside strings (functions of their own), nested
+        # loops, or more loops than MAX_STEPS / MAX_FOREACH (~0.3k instructions a loop
+        # iteration, and no counters to make per render)
+        loops = [node for node in nodes if isinstance(node, n.Foreach)]
+        self.counts_steps = (
+            bool(self.macros) or len(loops) * MAX_FOREACH > MAX_STEPS
+            or any(isinstance(node, n.MacroCall) for node in nodes)
+            or any(isinstance(node, n.Interpolated) and not _simple_string(node)
+                   for node in nodes)
+            or any(isinstance(inner, n.Foreach) for loop in loops for inner in _walk(loop.body)))
 
     def _name(self, prefix: str) -> str:
         self.counter += 1
@@ -447,10 +463,13 @@ class Generator:
             if "foreach" in self.loop_names:
                 out.append(f"{ind2}v['foreach'] = {fe}")
         # zip with a range of MAX_FOREACH stops the loop there without a test per iteration
-        out += [f"{ind2}for {i}, {x} in zip(_LOOPS, {it}):",
-                f"{ind2}    R.steps += 1",
-                f"{ind2}    if R.steps > _MAXSTEPS or n > _MAXOUT:",
-                f"{ind2}        raise _limit(R.steps, 0, n)"]
+        out.append(f"{ind2}for {i}, {x} in zip(_LOOPS, {it}):")
+        if self.counts_steps:
+            out += [f"{ind2}    R.steps += 1",
+                    f"{ind2}    if R.steps > _MAXSTEPS or n > _MAXOUT:",
+                    f"{ind2}        raise _limit(R.steps, 0, n)"]
+        else:
+            out += [f"{ind2}    if n > _MAXOUT:", f"{ind2}        raise _limit(0, 0, n)"]
         if rebinds:
             out.append(f"{ind2}    v[{s.var!r}] = {x}")
         if self.foreach_objects:
@@ -459,6 +478,11 @@ class Generator:
             out.append(f"{ind2}    v['velocityCount'] = {i} + 1")
         if "velocityHasNext" in self.loop_names:
             out.append(f"{ind2}    v['velocityHasNext'] = {i} + 1 < len({it})")
+        reads = sum(1 for node in _walk(s.body) if isinstance(node, n.Prop)
+                    and isinstance(node.obj, n.Var) and node.obj.name == s.var)
+        if not rebinds and reads > 1:  # $item.a, $item.b: whether $item is a map, asked once
+            out.append(f"{ind2}    _d{k} = type({x}) is dict")
+            fn.dict_flags[x] = f"_d{k}"
         fn.loops += 1
         fn.foreach.append((size, i))
         outer = fn.local_vars.get(s.var)
@@ -524,8 +548,8 @@ class Generator:
                 return f"C.path({'.'.join(names)!r}, {names!r})"
             obj = self.expr(e.obj, fn)
             if obj.isidentifier():  # a local: read twice rather than held (~0.1k a read)
-                return (f"({obj}.get({e.name!r}) if type({obj}) is dict "
-                        f"else _prop({obj}, {e.name!r}))")
+                is_dict = fn.dict_flags.get(obj) or f"type({obj}) is dict"
+                return f"({obj}.get({e.name!r}) if {is_dict} else _prop({obj}, {e.name!r}))"
             t = self._name("_t")
             return (f"({t}.get({e.name!r}) if type({t} := {obj}) is dict "
                     f"else _prop({t}, {e.name!r}))")
@@ -592,7 +616,7 @@ class Generator:
         return f"_call({self.expr(e.obj, fn)}, {e.name!r}, ({arglist}))"
 
     def interpolated(self, e: n.Interpolated, fn: _Fn) -> str:
-        if all(isinstance(s, n.Text | n.Output) for s in e.body):
+        if _simple_string(e):
             parts = [repr(s.text) if isinstance(s, n.Text) else self.expr(s.expr, fn)
                      for s in e.body if isinstance(s, n.Text | n.Output)]
             return f"_interp(({', '.join(parts)},))"

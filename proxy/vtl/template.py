@@ -68,8 +68,8 @@ class _Counters:
 class Template:
     """A compiled mapping template. Immutable and safe to share across requests."""
 
-    __slots__ = ("_fn", "_uses_context", "_uses_stage_variables", "python_source", "source",
-                 "uses_input")
+    __slots__ = ("_counts_steps", "_fn", "_uses_context", "_uses_stage_variables",
+                 "python_source", "source", "uses_input")
 
     def __init__(self, source: str) -> None:
         if len(source.encode("utf-8", "surrogatepass")) > MAX_TEMPLATE_BYTES:
@@ -95,6 +95,7 @@ class Template:
         self.uses_input = gen.uses_input
         self._uses_context = "context" in gen.names
         self._uses_stage_variables = "stageVariables" in gen.names
+        self._counts_steps = gen.counts_steps
 
     def render(self, inputs: Inputs) -> RenderResult:
         carry = inputs.overrides
@@ -126,7 +127,7 @@ class Template:
                 Input(body, path_params, querystring, headers) if self.uses_input else None,
                 _UTIL, context,
                 JMap(stage_variables) if self._uses_stage_variables else None,
-                _Counters())
+                _Counters() if self._counts_steps else None)
         except TemplateRuntimeError:
             raise
         except RecursionError as err:
