@@ -21,6 +21,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from aiohttp import hdrs
+
 from proxy.config.model import Integration
 from proxy.context import RequestContext
 from proxy.errors import (
@@ -51,8 +53,8 @@ _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 class HttpInvoker(Invoker):
-    __slots__ = ("_api_id", "_endpoint", "_method", "_request", "_responses", "_upstream",
-                 "_user_agent", "timeout_s", "type_name", "uri")
+    __slots__ = ("_api_id", "_endpoint", "_method", "_request", "_responses", "_static_target",
+                 "_upstream", "_user_agent", "timeout_s", "type_name", "uri")
 
     def __init__(self, integration: Integration, scope: MethodScope) -> None:
         self.type_name = "HTTP"
@@ -66,11 +68,19 @@ class HttpInvoker(Invoker):
         self.uri = self._endpoint.uri
         self._request = RequestMapping(integration, scope)
         self._responses = IntegrationResponses(integration.responses, scope, "HTTP")
+        # a URI without placeholders is the target of every request that maps no query
+        # string parameter: made once
+        parts = self._endpoint.path_parts
+        query = self._endpoint.static_query
+        self._static_target = None if len(parts) != 1 else \
+            f"{parts[0]}?{query}" if query else str(parts[0])
 
     def describe(self) -> str:
         return f"HTTP {self._method} {self.uri}"
 
     def _target(self, ctx: RequestContext, mapped: MappedRequest) -> str:
+        if self._static_target is not None and not mapped.query:
+            return self._static_target
         endpoint = self._endpoint
         pieces = []
         for part in endpoint.path_parts:
@@ -99,17 +109,21 @@ class HttpInvoker(Invoker):
         assert request is not None
         mapped = await self._request.map(ctx)
         method = request.method if self._method == "ANY" else self._method
-        headers = list(mapped.headers)
-        names = {name.lower() for name, _ in headers}
-        if "accept" not in names:
-            headers.append(("Accept", "application/json"))
-        if "user-agent" not in names:
-            headers.append(("User-Agent", self._user_agent))
-        if "content-type" not in names and request.method not in _NO_BODY_METHODS:
-            content_type = request.headers.get("Content-Type")
-            if content_type is not None:
-                headers.append(("Content-Type", content_type))
-        forwarded_for = request.headers.get("X-Forwarded-For")
+        content_type = mapped.content_type
+        if mapped.headers:
+            headers = list(mapped.headers)
+            names = {name.lower() for name, _ in headers}
+            if "accept" not in names:
+                headers.append(("Accept", "application/json"))
+            if "user-agent" not in names:
+                headers.append(("User-Agent", self._user_agent))
+            if "content-type" in names:
+                content_type = None
+        else:  # most methods map no header
+            headers = [("Accept", "application/json"), ("User-Agent", self._user_agent)]
+        if content_type is not None and request.method not in _NO_BODY_METHODS:
+            headers.append(("Content-Type", content_type))
+        forwarded_for = request.headers.get(hdrs.X_FORWARDED_FOR)
         source_ip = ctx.source_ip or ""
         headers.append(("X-Amzn-Trace-Id", ctx.trace_id))
         headers.append(("X-Amzn-Apigateway-Api-Id", self._api_id))

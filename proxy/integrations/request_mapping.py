@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from aiohttp import hdrs
+
 from proxy.bounded_log import BoundedLog
 from proxy.config.model import Integration
 from proxy.context import VARIABLES, ContextView, RequestContext, typed
@@ -144,6 +146,9 @@ class _TemplateContext(ContextView):
         return typed(self._ctx, variable)
 
 
+_NO_QUERY: Mapping[str, str] = {}
+
+
 class MethodParams:
     """The method request's parameters and ``$context`` as templates read them (request and
     response templates alike), each mapping made when first read."""
@@ -152,26 +157,30 @@ class MethodParams:
 
     def __init__(self, ctx: RequestContext) -> None:
         self.path = ctx.path_params
-        self.querystring = _Lazy(ctx, False)
+        # most requests have no query string: nothing to make lazily (~2k instructions)
+        self.querystring: Mapping[str, str] = _Lazy(ctx, False) if ctx.query_string \
+            else _NO_QUERY
         self.headers = _Lazy(ctx, True)
         self.context = _TemplateContext(ctx)
 
 
 class MappedRequest:
     """What the integration sends: the payload, the mapped and overridden parameters, and the
-    overrides and parameters the response side reads again."""
+    overrides and parameters the response side reads again; ``content_type`` is the client's
+    (read once, for the template and the backend request)."""
 
-    __slots__ = ("body", "headers", "overrides", "params", "path", "query")
+    __slots__ = ("body", "content_type", "headers", "overrides", "params", "path", "query")
 
     def __init__(self, body: bytes, path: dict[str, str], query: list[tuple[str, str]],
                  headers: list[tuple[str, str]], overrides: Overrides,
-                 params: MethodParams) -> None:
+                 params: MethodParams, content_type: str | None = None) -> None:
         self.body = body
         self.path = path
         self.query = query
         self.headers = headers
         self.overrides = overrides
         self.params = params
+        self.content_type = content_type
 
 
 # A request parameter source: the request state and the (lazily parsed) body.
@@ -200,9 +209,10 @@ _NO_DOC = BodyDoc(b"")  # for a method whose mappings read no body
 class RequestMapping:
     """The request side of one non-proxy method, compiled at deployment load."""
 
-    __slots__ = ("_binary", "_content_handling", "_default", "_drop", "_header_params",
-                 "_passthrough", "_path_params", "_query_params", "_reads_body", "_reserved",
-                 "_stage_variables", "_templates", "broken", "has_templates")
+    __slots__ = ("_binary", "_content_handling", "_conversion", "_default", "_drop",
+                 "_header_params", "_maps_params", "_passthrough", "_path_params",
+                 "_query_params", "_reads_body", "_reserved", "_stage_variables", "_templates",
+                 "broken", "has_templates")
 
     def __init__(self, integration: Integration, scope: MethodScope) -> None:
         aws = integration.type == "AWS"
@@ -211,6 +221,9 @@ class RequestMapping:
         self._stage_variables = scope.stage_variables
         self._binary: BinaryMediaTypes = scope.binary
         self._content_handling = integration.content_handling
+        # without binaryMediaTypes no Content-Type is binary: the conversion is the method's
+        self._conversion = None if scope.binary.configured else request_conversion(
+            False, integration.content_handling)
         self._passthrough = integration.passthrough_behavior
         self._templates: dict[str, Template] = {}
         self._default: Template | None = None
@@ -241,6 +254,8 @@ class RequestMapping:
                     # AWS accepts the method and answers every call 500 (recorded)
                     self.broken = True
                 self._header_params.append((name, source))
+        self._maps_params = bool(self._path_params or self._query_params
+                                 or self._header_params)
 
     def template_for(self, content_type: str | None) -> Template | None:
         """The request template for a request of this ``Content-Type``; None to pass the body
@@ -260,18 +275,20 @@ class RequestMapping:
         request = ctx.request
         assert request is not None
         headers = request.headers
-        content_type = headers.get("Content-Type")
+        content_type = headers.get(hdrs.CONTENT_TYPE)  # an istr: no lower-casing per call
         template = self.template_for(content_type)
         data = b""
         request_body = ctx.body
         if request_body is not None and (template is None or template.uses_input
                                          or self._reads_body):
             data = request_body.data  # type: ignore[assignment]
-            coding = headers.get("Content-Encoding") if data else None
+            coding = headers.get(hdrs.CONTENT_ENCODING) if data else None
             if data is None or coding is not None:  # to read or to decode: await it
                 data = await request_body.decoded(coding)
-        conversion = request_conversion(self._binary.matches_content_type(content_type),
-                                        self._content_handling)
+        conversion = self._conversion
+        if conversion is None:
+            conversion = request_conversion(self._binary.matches_content_type(content_type),
+                                            self._content_handling)
         params = MethodParams(ctx)
         overrides = Overrides()
         if template is not None:
@@ -296,6 +313,8 @@ class RequestMapping:
                 body = convert(body, conversion)
         else:
             body = data = convert(data, conversion) if data else data
+        if not self._maps_params and overrides.request is None:  # nothing to map
+            return MappedRequest(body, {}, [], [], overrides, params, content_type)
         doc = BodyDoc(data) if self._reads_body else _NO_DOC
         path = {}
         for name, source in self._path_params:
@@ -329,7 +348,7 @@ class RequestMapping:
                 raise ApiConfigurationError()
             if lname not in self._drop:
                 out_headers.append((name, value))
-        return MappedRequest(body, path, query, out_headers, overrides, params)
+        return MappedRequest(body, path, query, out_headers, overrides, params, content_type)
 
 
 def _overridden(pairs: list[tuple[str, str]], overrides: Mapping[str, Any],

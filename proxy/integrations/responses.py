@@ -32,6 +32,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from aiohttp import hdrs
+
 from proxy.config.model import IntegrationResponse
 from proxy.context import RequestContext, value
 from proxy.encoding import Conversion, convert, media_type, response_conversion
@@ -105,13 +107,15 @@ def _compile_response_source(expr: str, stage_variables: Mapping[str, str]) -> _
 class Selected:
     """One integration response, compiled."""
 
-    __slots__ = ("content_handling", "params", "pattern", "status", "templates")
+    __slots__ = ("content_handling", "conversion", "params", "pattern", "status", "templates")
 
     def __init__(self, response: IntegrationResponse, stage_variables: Mapping[str, str]) -> None:
         pattern = response.selection_pattern
         self.pattern = re.compile(pattern) if pattern else None
         self.status = response.status_code
         self.content_handling = response.content_handling
+        # the conversion of an API without binaryMediaTypes (the DG's "Undefined" rows)
+        self.conversion = response_conversion(False, False, response.content_handling)
         self.params: list[tuple[str, _Source]] = []
         for target, expr in response.response_parameters.items():
             source = _compile_response_source(expr, stage_variables)
@@ -168,10 +172,12 @@ class IntegrationResponses:
                 headers: Sequence[tuple[str, str]], body: bytes) -> Outcome:
         """The method response for the integration's answer (``headers``, ``body``) selected
         by ``selection``."""
-        entry = self.select(selection)
+        # most methods have only a default response: no selection to make
+        entry = self._default if not self._entries and self._default is not None \
+            else self.select(selection)
         request = ctx.request
         assert request is not None
-        accept = request.headers.get("Accept")
+        accept = request.headers.get(hdrs.ACCEPT)
         binary = self._binary
         if binary.configured:
             content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
@@ -179,11 +185,16 @@ class IntegrationResponses:
                                              binary.matches_accept(accept),
                                              entry.content_handling)
         else:  # the DG's "Undefined" rows: text stays text (not UTF-8: U+FFFD, as AWS)
-            conversion = response_conversion(False, False, entry.content_handling)
+            conversion = entry.conversion
+        chosen = entry.template_for(accept)
         # toward text before the template (it reads base64), toward binary after it (it may
         # pick the base64 text out of a JSON answer: $input.path('$.body'))
         decode_after = conversion is Conversion.BASE64_DECODE
-        if body and not decode_after:
+        # text for a template: decoded once below, U+FFFD for what is not UTF-8 (the same
+        # text as converting first), unless response parameters read the converted body
+        text_for_template = conversion is Conversion.TEXT and chosen is not None \
+            and not entry.params
+        if body and not decode_after and not text_for_template:
             body = convert(body, conversion)
         out: list[tuple[str, str]] = []
         if entry.params:
@@ -192,14 +203,18 @@ class IntegrationResponses:
                 got = source(ctx, backend)
                 if got is not None:
                     out.append((name, got))
-        chosen = entry.template_for(accept)
         content_type = _JSON
         if chosen is not None:
             content_type, template = chosen
-            body = self._render(ctx, template, body, mapped)
+            body = self._render(ctx, template, body, mapped, text_for_template)
         if decode_after and body:
             body = convert(body, conversion)
         written = mapped.overrides.response
+        if written is None and not out:  # no header mapped, no override written
+            if entry.status < 200:
+                raise ApiConfigurationError()
+            return Outcome(entry.status, [("Content-Type", content_type)], body, None, False,
+                           True)
         overrides = _NO_RESPONSE_OVERRIDES if written is None else response_overrides(written)
         status = entry.status
         wanted = overrides["status"]
@@ -238,11 +253,14 @@ class IntegrationResponses:
         return Outcome(status, final, body, None, False, True)
 
     def _render(self, ctx: RequestContext, template: Template, body: bytes,
-                mapped: MappedRequest) -> bytes:
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:  # a binary payload cannot enter a template
-            raise ApiConfigurationError() from None
+                mapped: MappedRequest, lenient: bool) -> bytes:
+        if lenient:  # a text payload: what is not UTF-8 reads as U+FFFD
+            text = body.decode("utf-8", "replace")
+        else:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:  # a binary payload cannot enter a template
+                raise ApiConfigurationError() from None
         params = mapped.params
         try:
             rendered = template.render_text(
