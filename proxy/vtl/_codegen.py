@@ -88,7 +88,7 @@ def _unsupported(name: str) -> TemplateRuntimeError:
 
 GLOBALS: dict[str, Any] = {
     "__builtins__": {},
-    "type": type, "len": len, "zip": zip, "str": str, "int": int, "dict": dict,
+    "type": type, "len": len, "zip": zip, "str": str, "int": int, "dict": dict, "list": list,
     "_tostr": render, "_truth": truth, "_eq": eq, "_cmp": compare, "_add": add,
     "_arith": arith, "_neg": negate, "_range": make_range, "_interp": interp,
     "_checked": checked_string, "_JList": JList, "_JMap": JMap, "_prop": prop, "_call": call,
@@ -364,9 +364,12 @@ class Generator:
                 parts.append(_fstring_text(s.text))
                 continue
             t = self._name("_t")
-            fn.lines += [f"{ind}{t} = {self.expr(s.expr, fn)}",
-                         f"{ind}if type({t}) is not str:",
-                         f"{ind}    {t} = str({t}) if type({t}) is int else _tostr({t})"]
+            fn.lines.append(f"{ind}{t} = {self.expr(s.expr, fn)}")
+            if self._text_or_null(s.expr):
+                fn.lines += [f"{ind}if {t} is None:", f"{ind}    {t} = ''"]
+            else:  # the f-string prints an int as str() does
+                fn.lines += [f"{ind}if type({t}) is not str and type({t}) is not int:",
+                             f"{ind}    {t} = _tostr({t})"]
             parts.append("{" + t + "}")
         j = self._name("_j")
         fn.lines += [f"{ind}{j} = f'{''.join(parts)}'", f"{ind}n += len({j})", f"{ind}a({j})"]
@@ -437,7 +440,10 @@ class Generator:
         k = self._name("")
         it, i, x, fe = f"_it{k}", f"_i{k}", f"_x{k}", f"_fe{k}"
         out = fn.lines
-        out += [f"{ind}{it} = _iter({self.expr(s.iterable, fn)})", f"{ind}if {it} is not None:"]
+        out += [f"{ind}{it} = {self.expr(s.iterable, fn)}",
+                f"{ind}if type({it}) is not list:",  # a JSON array walks as it is
+                f"{ind}    {it} = _iter({it})",
+                f"{ind}if {it} is not None:"]
         ind2 = ind + "    "
         # the loop variable lives in a Python local while nothing in the body can rebind it
         # (no #set of it, no macro call, no inner loop over the same name); then nothing reads
@@ -591,6 +597,13 @@ class Generator:
             return f"_add({left}, {right})"
         return f"_arith({op!r}, {left}, {right})"
 
+    def _text_or_null(self, e: n.Expr) -> bool:
+        """Whether ``e`` is a $util call that yields a string or null."""
+        return (isinstance(e, n.Call) and isinstance(e.obj, n.Var) and len(e.args) == 1
+                and self.fixed_roots.get(e.obj.name) == "U"
+                and e.name in ("escapeJavaScript", "urlEncode", "urlDecode", "base64Encode",
+                               "base64Decode"))
+
     def call(self, e: n.Call, fn: _Fn) -> str:
         root = self.fixed_roots.get(e.obj.name) if isinstance(e.obj, n.Var) else None
         args = e.args
@@ -600,6 +613,8 @@ class Generator:
                 path = compile_path(args[0].value)
             except ValueError as err:
                 raise self.error(str(err), args[0].pos) from None
+            if e.name == "path" and path.simple == ():  # $input.path('$'): the body itself
+                return "I.root()"
             method = "path_c" if e.name == "path" else "json_c"
             return f"I.{method}({self._const('_P', path)})"
         if root == "I" and e.name == "params" and len(args) <= 1:
@@ -610,6 +625,10 @@ class Generator:
                 "escapeJavaScript", "parseJson", "urlEncode", "urlDecode", "base64Encode",
                 "base64Decode"):
             return f"U.{e.name}({self.expr(args[0], fn)})"
+        if e.name == "size" and not args:  # $list.size(): the length, no method lookup
+            t = self._name("_t")
+            return f"(len({t}) if type({t} := {self.expr(e.obj, fn)}) is list " \
+                   f"else _call({t}, 'size', ()))"
         arglist = ", ".join(self.expr(a, fn) for a in args)
         if len(args) == 1:
             arglist += ","
