@@ -107,7 +107,7 @@ class HttpInvoker(Invoker):
             raise ApiConfigurationError()
         request = ctx.request
         assert request is not None
-        mapped = await self._request.map(ctx)
+        mapped = self._request.map_now(ctx) or await self._request.map(ctx)
         method = request.method if self._method == "ANY" else self._method
         content_type = mapped.content_type
         if mapped.headers:

@@ -140,10 +140,21 @@ class _TemplateContext(ContextView):
     __slots__ = ()
 
     def vtl_leaf(self, dotted: str) -> Any:
+        attr = _TEXT_ATTRS.get(dotted)
+        if attr is not None:  # most reads ($context.requestId, .stage): what typed() gives
+            raw = getattr(self._ctx, attr)
+            if type(raw) is str and raw:
+                return raw
         variable = VARIABLES.get(dotted)
         if variable is None:
             raise KeyError(dotted)
         return typed(self._ctx, variable)
+
+
+# the variables read as text straight from an attribute of the request state
+_TEXT_ATTRS = {name: v.attr for name, v in VARIABLES.items()
+               if v.kind in ("id", "text") and v.attr is not None and not v.path
+               and v.key is None}
 
 
 _NO_QUERY: Mapping[str, str] = {}
@@ -285,6 +296,27 @@ class RequestMapping:
             coding = headers.get(hdrs.CONTENT_ENCODING) if data else None
             if data is None or coding is not None:  # to read or to decode: await it
                 data = await request_body.decoded(coding)
+        return self._mapped(ctx, content_type, template, data)
+
+    def map_now(self, ctx: RequestContext) -> MappedRequest | None:
+        """``map`` without a coroutine (~2k instructions) when nothing is to be awaited: the
+        body, if one is read, is in memory and not encoded; None otherwise (call ``map``)."""
+        request = ctx.request
+        assert request is not None
+        content_type = request.headers.get(hdrs.CONTENT_TYPE)
+        template = self.template_for(content_type)
+        data = b""
+        request_body = ctx.body
+        if request_body is not None and (template is None or template.uses_input
+                                         or self._reads_body):
+            data = request_body.data  # type: ignore[assignment]
+            if data is None or (data and request.headers.get(hdrs.CONTENT_ENCODING)
+                                is not None):
+                return None
+        return self._mapped(ctx, content_type, template, data)
+
+    def _mapped(self, ctx: RequestContext, content_type: str | None,
+                template: Template | None, data: bytes) -> MappedRequest:
         conversion = self._conversion
         if conversion is None:
             conversion = request_conversion(self._binary.matches_content_type(content_type),

@@ -52,8 +52,8 @@ from proxy.vtl.errors import TemplateError, TemplateRuntimeError
 
 _ROOTS = {"input": "I", "util": "U", "context": "C", "stageVariables": "S"}
 _LOOP_NAMES = frozenset({"foreach", "velocityCount", "velocityHasNext"})
-_FOREACH_PROPS = {"hasNext": "({i} + 1 < {size})", "index": "{i}", "count": "({i} + 1)",
-                  "first": "({i} == 0)", "last": "({i} + 1 >= {size})"}
+_FOREACH_PROPS = {"hasNext": "({i} < {last})", "index": "{i}", "count": "({i} + 1)",
+                  "first": "({i} == 0)", "last": "({i} >= {last})"}
 _FOREACH_BOOLS = frozenset({"hasNext", "first", "last"})
 _BOOL_OPS = frozenset({"==", "!=", "<", ">", "<=", ">=", "&&", "||"})
 
@@ -220,7 +220,7 @@ class _Fn:
         # inside a loop body: template variables held in Python locals (the loop variable,
         # when nothing in the body can rebind it) and the innermost loop's $foreach
         self.local_vars: dict[str, str] = {}
-        self.foreach: list[tuple[str, str]] = []  # (size local, index local)
+        self.foreach: list[tuple[str, str]] = []  # (last index local, index local)
         self.dict_flags: dict[str, str] = {}  # loop variable local -> "is a dict" local
 
 
@@ -339,20 +339,22 @@ class Generator:
     def block(self, stmts: tuple[n.Stmt, ...], fn: _Fn, depth: int) -> None:
         ind = "    " * depth
         items = _runs(stmts)
-        # the text written once per run of the block, counted at once
+        # the text written once per run of the block, counted at once (with the first run's
+        # length when the block starts with one: nothing runs in between)
         static = sum(len(s.text) for s in items if isinstance(s, n.Text))
         start = len(fn.lines)
-        if static:
+        first_run = bool(items) and isinstance(items[0], list)
+        if static and not first_run:
             fn.lines.append(f"{ind}n += {static}")
-        for item in items:
+        for i, item in enumerate(items):
             if isinstance(item, list):
-                self.joined(item, fn, depth)
+                self.joined(item, fn, depth, static if i == 0 else 0)
             else:
                 self.stmt(item, fn, depth)
         if len(fn.lines) == start:
             fn.lines.append(f"{ind}pass")
 
-    def joined(self, run: list[n.Text | n.Output], fn: _Fn, depth: int) -> None:
+    def joined(self, run: list[n.Text | n.Output], fn: _Fn, depth: int, static: int) -> None:
         """Text and references next to each other, written as one f-string: one append and
         one count instead of one of each per piece (~1k instructions a loop iteration of
         the reference pair). Each reference is still evaluated and printed in order before
@@ -372,7 +374,9 @@ class Generator:
                              f"{ind}    {t} = _tostr({t})"]
             parts.append("{" + t + "}")
         j = self._name("_j")
-        fn.lines += [f"{ind}{j} = f'{''.join(parts)}'", f"{ind}n += len({j})", f"{ind}a({j})"]
+        fn.lines += [f"{ind}{j} = f'{''.join(parts)}'",
+                     f"{ind}n += len({j}) + {static}" if static else f"{ind}n += len({j})",
+                     f"{ind}a({j})"]
 
     def stmt(self, s: n.Stmt, fn: _Fn, depth: int) -> None:
         ind = "    " * depth
@@ -460,12 +464,12 @@ class Generator:
             for node in _walk(s.body))
         loop_names = self.loop_names if self.foreach_objects else self.loop_names - {"foreach"}
         saved = [s.var, *sorted(loop_names)] if rebinds else sorted(loop_names)
-        size = f"_n{k}"
+        last = f"_l{k}"  # the last index: $foreach.hasNext is i < last
         for j, name in enumerate(saved):
             out.append(f"{ind2}_s{k}_{j} = v.get({name!r}, _MISSING)")
-        out.append(f"{ind2}{size} = len({it})")
+        out.append(f"{ind2}{last} = len({it}) - 1")
         if self.foreach_objects:
-            out.append(f"{ind2}{fe} = _FE({size})")
+            out.append(f"{ind2}{fe} = _FE({last} + 1)")
             if "foreach" in self.loop_names:
                 out.append(f"{ind2}v['foreach'] = {fe}")
         # zip with a range of MAX_FOREACH stops the loop there without a test per iteration
@@ -490,7 +494,7 @@ class Generator:
             out.append(f"{ind2}    _d{k} = type({x}) is dict")
             fn.dict_flags[x] = f"_d{k}"
         fn.loops += 1
-        fn.foreach.append((size, i))
+        fn.foreach.append((last, i))
         outer = fn.local_vars.get(s.var)
         if rebinds:
             fn.local_vars.pop(s.var, None)
@@ -544,7 +548,7 @@ class Generator:
             return f"v.get({e.name!r})"
         if isinstance(e, n.Prop):
             if self._foreach_inline(e, fn):
-                return _FOREACH_PROPS[e.name].format(size=fn.foreach[-1][0],
+                return _FOREACH_PROPS[e.name].format(last=fn.foreach[-1][0],
                                                      i=fn.foreach[-1][1])
             if isinstance(e.obj, n.Var) and self.fixed_roots.get(e.obj.name) == "I" \
                     and e.name == "body":

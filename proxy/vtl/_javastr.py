@@ -236,6 +236,11 @@ def escape_javascript(s: str) -> str:
     hex, UTF-16 code units)."""
     # printable ASCII, the common case, is escaped before this is called
     # (proxy.vtl._apigw.escape_javascript: a str.replace per character present)
+    if len(s) <= 24:
+        # a name: one translate, ~0.6k instructions a character, where the regex calls back
+        # for each character to escape at ~10k a call (callgrind: 6.7k against 11.7k for
+        # 'Zoë Byrne'); a longer text is scanned by the regex
+        return s.translate(_TABLE)
     if s.isascii():
         return s.translate(_ASCII_ESCAPES)
     return _ESCAPE_ANY.sub(_escape_one, s)
@@ -255,11 +260,34 @@ def _escape_one(m: re.Match[str]) -> str:
     short = _SHORT.get(c)
     if short is not None:
         return short
-    code = ord(c)
-    if code > 0xFFFF:
+    return _unicode_escape(ord(c))
+
+
+def _unicode_escape(code: int) -> str:
+    if code > 0xFFFF:  # UTF-16 code units, as Java's chars
         code -= 0x10000
         return f"\\u{0xD800 + (code >> 10):04X}\\u{0xDC00 + (code & 0x3FF):04X}"
     return f"\\u{code:04X}"
+
+
+_TABLE_MAX = 4096
+
+
+class _Table(dict[int, str]):
+    """Every character's escape for ``str.translate``: ASCII's filled in, each other
+    character's made when first met and kept (up to ``_TABLE_MAX`` of them)."""
+
+    __slots__ = ()
+
+    def __missing__(self, code: int) -> str:
+        escaped = _unicode_escape(code)
+        if len(self) < _TABLE_MAX:
+            self[code] = escaped
+        return escaped
+
+
+_TABLE = _Table({c: chr(c) for c in range(0x80)})
+_TABLE.update(_ASCII_ESCAPES)
 
 
 def url_encode(s: str) -> str:

@@ -114,9 +114,18 @@ class Template:
                     overrides: Overrides) -> str:
         """``render`` for a caller that keeps the overrides itself (its own ``Overrides``):
         the text only, without an ``Inputs`` or a ``RenderResult`` to build (2.2 of the 4 us
-        a render of a one-line template costs, timeit)."""
-        return self._run(Context(context, overrides) if self._uses_context else None, body,
-                         path_params, querystring, headers, stage_variables)
+        a render of a one-line template costs, timeit), and in one call."""
+        try:
+            text: str = self._fn(
+                Input(body, path_params, querystring, headers) if self.uses_input else None,
+                _UTIL, Context(context, overrides) if self._uses_context else None,
+                JMap(stage_variables) if self._uses_stage_variables else None,
+                _Counters() if self._counts_steps else None)
+        except TemplateRuntimeError:
+            raise
+        except Exception as err:
+            raise _runtime_error(err) from err
+        return text
 
     def _run(self, context: Context | None, body: str, path_params: Mapping[str, str],
              querystring: Mapping[str, str], headers: Mapping[str, str],
@@ -130,14 +139,18 @@ class Template:
                 _Counters() if self._counts_steps else None)
         except TemplateRuntimeError:
             raise
-        except RecursionError as err:
-            raise TemplateRuntimeError("template recursion too deep") from err
-        except MemoryError as err:
-            raise TemplateRuntimeError("template needs too much memory") from err
         except Exception as err:
-            # a Java exception in AWS's Velocity (bad index, bad number, bad regex): 500
-            raise TemplateRuntimeError(f"{type(err).__name__}: {err}") from err
+            raise _runtime_error(err) from err
         return text
+
+
+def _runtime_error(err: Exception) -> TemplateRuntimeError:
+    if isinstance(err, RecursionError):
+        return TemplateRuntimeError("template recursion too deep")
+    if isinstance(err, MemoryError):
+        return TemplateRuntimeError("template needs too much memory")
+    # a Java exception in AWS's Velocity (bad index, bad number, bad regex): 500
+    return TemplateRuntimeError(f"{type(err).__name__}: {err}")
 
 
 def request_overrides(req: Any) -> dict[str, dict[str, Any]]:
