@@ -325,8 +325,9 @@ class RequestMapping:
         overrides = Overrides()
         if template is not None:
             # toward text before the template (it reads the base64), toward binary after it
-            if conversion is Conversion.TEXT:  # one decode, U+FFFD for what is not UTF-8
-                text = data.decode("utf-8", "replace")
+            text: str | bytes
+            if conversion is Conversion.TEXT:  # the engine reads it: U+FFFD for not UTF-8
+                text = data
             else:
                 if data and conversion is Conversion.BASE64_ENCODE:
                     data = convert(data, conversion)

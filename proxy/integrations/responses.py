@@ -254,8 +254,9 @@ class IntegrationResponses:
 
     def _render(self, ctx: RequestContext, template: Template, body: bytes,
                 mapped: MappedRequest, lenient: bool) -> bytes:
-        if lenient:  # a text payload: what is not UTF-8 reads as U+FFFD
-            text = body.decode("utf-8", "replace")
+        text: str | bytes
+        if lenient:  # a text payload: the engine reads it, U+FFFD for what is not UTF-8
+            text = body
         else:
             try:
                 text = body.decode("utf-8")

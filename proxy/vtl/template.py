@@ -108,13 +108,15 @@ class Template:
             req, resp = (carry.request, carry.response) if carry is not None else (None, None)
         return RenderResult(text, request_overrides(req), response_overrides(resp))
 
-    def render_text(self, body: str, path_params: Mapping[str, str],
+    def render_text(self, body: str | bytes, path_params: Mapping[str, str],
                     querystring: Mapping[str, str], headers: Mapping[str, str],
                     context: Mapping[str, Any], stage_variables: Mapping[str, str],
                     overrides: Overrides) -> str:
         """``render`` for a caller that keeps the overrides itself (its own ``Overrides``):
         the text only, without an ``Inputs`` or a ``RenderResult`` to build (2.2 of the 4 us
-        a render of a one-line template costs, timeit), and in one call."""
+        a render of a one-line template costs, timeit), and in one call. ``body`` may be the
+        payload's bytes: read as UTF-8, U+FFFD for what is not (as ``decode(..., "replace")``
+        would give), and parsed as JSON without a text made first."""
         try:
             text: str = self._fn(
                 Input(body, path_params, querystring, headers) if self.uses_input else None,
