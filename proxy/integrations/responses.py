@@ -264,9 +264,8 @@ class IntegrationResponses:
                 raise ApiConfigurationError() from None
         params = mapped.params
         try:
-            rendered = template.render_text(
-                text, params.path, params.querystring, params.headers, params.context,
-                self._stage_variables, mapped.overrides)
+            rendered = template.render_text(text, params, params, self._stage_variables,
+                                            mapped.overrides)
         except TemplateRuntimeError as err:
             raise render_error(err, False, ctx.request_id) from None
         return rendered.encode("utf-8", "replace")  # lone surrogates: "?"

@@ -9,6 +9,7 @@ $context and $stageVariables. Nothing here does I/O.
 
 from __future__ import annotations
 
+from proxy.vtl._apigw import Params
 from proxy.vtl._jsonpath import JsonPath, compile_path
 from proxy.vtl.errors import (
     API_CONFIGURATION_ERROR,
@@ -32,6 +33,7 @@ __all__ = [
     "Inputs",
     "JsonPath",
     "Overrides",
+    "Params",
     "RenderResult",
     "Template",
     "TemplateError",

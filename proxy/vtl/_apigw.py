@@ -21,7 +21,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -87,19 +87,31 @@ class _Unparsed:
 _UNPARSED = _Unparsed()
 
 
+class Params(Protocol):
+    """The method request's parameters as ``$input.params()`` reads them (``Inputs`` is
+    one); each is read only when a template asks for it, so they may be made on demand.
+    The query string and headers map a name to its last value, as AWS's do."""
+
+    @property
+    def path_params(self) -> Mapping[str, str]: ...
+
+    @property
+    def querystring(self) -> Mapping[str, str]: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
 class Input(Opaque):
-    # five slots set per render; $input.params() made when first read (~1k instructions a
-    # render fewer)
-    __slots__ = ("_body", "_headers", "_params", "_path", "_qs", "_root")
+    # three slots set per render; $input.params() made when first read (~1.5k instructions
+    # a render fewer)
+    __slots__ = ("_body", "_params", "_root", "_src")
 
     _params: JMap
 
-    def __init__(self, body: str | bytes, path: Mapping[str, str],
-                 querystring: Mapping[str, str], headers: Mapping[str, str]) -> None:
+    def __init__(self, body: str | bytes, params: Params) -> None:
         self._body = body  # bytes: UTF-8, decoded (U+FFFD for what is not) when read as text
-        self._path = path
-        self._qs = querystring
-        self._headers = headers
+        self._src = params
         self._root: Any = _UNPARSED
 
     def body(self) -> str:
@@ -147,21 +159,25 @@ class Input(Opaque):
         try:
             params: JMap = self._params
         except AttributeError:
-            params = self._params = JMap(path=JMap(self._path), querystring=JMap(self._qs),
-                                         header=HeaderMap(self._headers))
+            src = self._src
+            params = self._params = JMap(path=JMap(src.path_params),
+                                         querystring=JMap(src.querystring),
+                                         header=HeaderMap(src.headers))
         return params
 
     def param(self, name: Any) -> str:
         if not isinstance(name, str):
             return ""
-        value = self._path.get(name)
+        src = self._src
+        value = src.path_params.get(name)
         if value is None:
-            value = self._qs.get(name)
+            value = src.querystring.get(name)
         if value is None:
-            value = self._headers.get(name)
+            headers = src.headers
+            value = headers.get(name)
             if value is None:
                 low = name.lower()
-                value = next((v for k, v in self._headers.items() if k.lower() == low), "")
+                value = next((v for k, v in headers.items() if k.lower() == low), "")
         return value
 
     def vtl_prop(self, name: str) -> Any:

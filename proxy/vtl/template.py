@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from proxy.vtl._apigw import Carry, Context, Input, Util, override_result, override_status
+from proxy.vtl._apigw import (
+    Carry,
+    Context,
+    Input,
+    Params,
+    Util,
+    override_result,
+    override_status,
+)
 from proxy.vtl._codegen import GLOBALS, Generator
 from proxy.vtl._limits import MAX_TEMPLATE_BYTES
 from proxy.vtl._parser import parse
@@ -100,43 +108,34 @@ class Template:
     def render(self, inputs: Inputs) -> RenderResult:
         carry = inputs.overrides
         context = Context(inputs.context, carry) if self._uses_context else None
-        text = self._run(context, inputs.body, inputs.path_params, inputs.querystring,
-                         inputs.headers, inputs.stage_variables)
+        try:
+            text: str = self._fn(
+                Input(inputs.body, inputs) if self.uses_input else None, _UTIL, context,
+                JMap(inputs.stage_variables) if self._uses_stage_variables else None,
+                _Counters() if self._counts_steps else None)
+        except TemplateRuntimeError:
+            raise
+        except Exception as err:
+            raise _runtime_error(err) from err
         if carry is None and context is not None:
             req, resp = context.request_override, context.response_override
         else:
             req, resp = (carry.request, carry.response) if carry is not None else (None, None)
         return RenderResult(text, request_overrides(req), response_overrides(resp))
 
-    def render_text(self, body: str | bytes, path_params: Mapping[str, str],
-                    querystring: Mapping[str, str], headers: Mapping[str, str],
-                    context: Mapping[str, Any], stage_variables: Mapping[str, str],
-                    overrides: Overrides) -> str:
+    def render_text(self, body: str | bytes, params: Params, context: Mapping[str, Any],
+                    stage_variables: Mapping[str, str], overrides: Overrides) -> str:
         """``render`` for a caller that keeps the overrides itself (its own ``Overrides``):
-        the text only, without an ``Inputs`` or a ``RenderResult`` to build (2.2 of the 4 us
-        a render of a one-line template costs, timeit), and in one call. ``body`` may be the
-        payload's bytes: read as UTF-8, U+FFFD for what is not (as ``decode(..., "replace")``
-        would give), and parsed as JSON without a text made first."""
-        try:
-            text: str = self._fn(
-                Input(body, path_params, querystring, headers) if self.uses_input else None,
-                _UTIL, Context(context, overrides) if self._uses_context else None,
-                JMap(stage_variables) if self._uses_stage_variables else None,
-                _Counters() if self._counts_steps else None)
-        except TemplateRuntimeError:
-            raise
-        except Exception as err:
-            raise _runtime_error(err) from err
-        return text
-
-    def _run(self, context: Context | None, body: str, path_params: Mapping[str, str],
-             querystring: Mapping[str, str], headers: Mapping[str, str],
-             stage_variables: Mapping[str, str]) -> str:
+        the text only, in one call, without an ``Inputs`` or a ``RenderResult`` to build
+        (2.2 of the 4 us a render of a one-line template costs, timeit). ``params`` is read
+        only when the template asks for a parameter. ``body`` may be the payload's bytes:
+        read as UTF-8, U+FFFD for what is not (as ``decode(..., "replace")`` gives), and
+        parsed as JSON without a text made first."""
         # only what the template names is built (3 us of the 6 an empty render cost)
         try:
             text: str = self._fn(
-                Input(body, path_params, querystring, headers) if self.uses_input else None,
-                _UTIL, context,
+                Input(body, params) if self.uses_input else None,
+                _UTIL, Context(context, overrides) if self._uses_context else None,
                 JMap(stage_variables) if self._uses_stage_variables else None,
                 _Counters() if self._counts_steps else None)
         except TemplateRuntimeError:

@@ -71,8 +71,8 @@ def test_overrides_carry_from_the_request_template_to_the_response_template() ->
     assert response.render(Inputs()).text == "/"
     # render_text: the same text, the overrides kept in the caller's carrier
     kept = Overrides()
-    assert request.render_text("", {}, {}, {}, {}, {}, kept) == ""
-    assert response.render_text("", {}, {}, {}, {}, {}, kept) == "kept/a"
+    assert request.render_text("", Inputs(), {}, {}, kept) == ""
+    assert response.render_text("", Inputs(), {}, {}, kept) == "kept/a"
     assert kept.response is not None and kept.response["header"] == {"H": "h"}
 
 
