@@ -301,12 +301,49 @@ class Generator:
         # loops, or more loops than MAX_STEPS / MAX_FOREACH (~0.3k instructions a loop
         # iteration, and no counters to make per render)
         loops = [node for node in nodes if isinstance(node, n.Foreach)]
+        # functions of their own: macros and strings with directives, which read and write
+        # the template's variables by name (v)
+        functions = bool(self.macros) or any(
+            isinstance(node, n.MacroCall)
+            or (isinstance(node, n.Interpolated) and not _simple_string(node))
+            for node in nodes)
         self.counts_steps = (
-            bool(self.macros) or len(loops) * MAX_FOREACH > MAX_STEPS
-            or any(isinstance(node, n.MacroCall) for node in nodes)
-            or any(isinstance(node, n.Interpolated) and not _simple_string(node)
-                   for node in nodes)
+            functions or len(loops) * MAX_FOREACH > MAX_STEPS
             or any(isinstance(inner, n.Foreach) for loop in loops for inner in _walk(loop.body)))
+        # without them the variables are Python locals of _render, not entries of a dict
+        # (~0.3k instructions a read or a #set)
+        self.var_locals: dict[str, str] | None = None if functions else {}
+
+    def _get(self, name: str) -> str:
+        """The code that reads the template variable ``name`` (null when unset)."""
+        if self.var_locals is None:
+            return f"v.get({name!r})"
+        return self._local(name)
+
+    def _put(self, name: str, value: str) -> str:
+        """The statement that sets ``name`` to a value known not to be null."""
+        if self.var_locals is None:
+            return f"v[{name!r}] = {value}"
+        return f"{self._local(name)} = {value}"
+
+    def _saved(self, name: str) -> str:
+        """What to keep of ``name`` to put it back with ``_restore``."""
+        if self.var_locals is None:
+            return f"v.get({name!r}, _MISSING)"
+        return self._local(name)
+
+    def _restore(self, name: str, saved: str, ind: str) -> list[str]:
+        if self.var_locals is None:
+            return [f"{ind}if {saved} is _MISSING:", f"{ind}    v.pop({name!r}, None)",
+                    f"{ind}else:", f"{ind}    v[{name!r}] = {saved}"]
+        return [f"{ind}{self._local(name)} = {saved}"]
+
+    def _local(self, name: str) -> str:
+        assert self.var_locals is not None
+        local = self.var_locals.get(name)
+        if local is None:
+            local = self.var_locals[name] = self._name("_v")
+        return local
 
     def _name(self, prefix: str) -> str:
         self.counter += 1
@@ -333,13 +370,19 @@ class Generator:
 
     def _module(self) -> str:
         self.helpers = []
+        if self.var_locals is not None:
+            self.var_locals = {}
         body = _Fn()
         self.block(self.tree, body, 2)
         for label, macro in self.macros.values():
             self.macro_def(label, macro)
         lines = ["def _render(I, U, C, S, R):"]
-        roots = [f"{k!r}: {v}" for k, v in _ROOTS.items() if k not in self.fixed_roots]
-        lines.append(f"    v = {{{', '.join(roots)}}}")
+        if self.var_locals is None:
+            roots = [f"{k!r}: {v}" for k, v in _ROOTS.items() if k not in self.fixed_roots]
+            lines.append(f"    v = {{{', '.join(roots)}}}")
+        else:  # a variable not set yet reads as null, a rebound root starts as itself
+            lines += [f"    {local} = {_ROOTS.get(name, 'None')}"
+                      for name, local in self.var_locals.items()]
         lines += ["    o = []", "    a = o.append", "    n = 0"]
         for helper in self.helpers:
             lines += ["    " + line for line in helper]
@@ -467,7 +510,7 @@ class Generator:
         if isinstance(target, n.Var):
             if target.name in self.fixed_roots:
                 raise self.error(f"${target.name} cannot be assigned", s.pos)
-            fn.lines.append(f"{ind}    v[{target.name!r}] = {t}")
+            fn.lines.append(f"{ind}    {self._put(target.name, t)}")
         elif isinstance(target, n.Prop):
             fn.lines.append(f"{ind}    _setprop({self.expr(target.obj, fn)}, {target.name!r}, {t})")
         elif isinstance(target, n.Index):
@@ -503,12 +546,12 @@ class Generator:
         saved = [s.var, *sorted(loop_names)] if rebinds else sorted(loop_names)
         last = f"_l{k}"  # the last index: $foreach.hasNext is i < last
         for j, name in enumerate(saved):
-            out.append(f"{ind2}_s{k}_{j} = v.get({name!r}, _MISSING)")
+            out.append(f"{ind2}_s{k}_{j} = {self._saved(name)}")
         out.append(f"{ind2}{last} = len({it}) - 1")
         if self.foreach_objects:
             out.append(f"{ind2}{fe} = _FE({last} + 1)")
             if "foreach" in self.loop_names:
-                out.append(f"{ind2}v['foreach'] = {fe}")
+                out.append(f"{ind2}{self._put('foreach', fe)}")
         # zip with a range of MAX_FOREACH stops the loop there without a test per iteration
         out.append(f"{ind2}for {i}, {x} in zip(_LOOPS, {it}):")
         if self.counts_steps:
@@ -518,13 +561,13 @@ class Generator:
         else:
             out += [f"{ind2}    if n > _MAXOUT:", f"{ind2}        raise _limit(0, 0, n)"]
         if rebinds:
-            out.append(f"{ind2}    v[{s.var!r}] = {x}")
+            out.append(f"{ind2}    {self._put(s.var, x)}")
         if self.foreach_objects:
             out.append(f"{ind2}    {fe}.i = {i}")
         if "velocityCount" in self.loop_names:
-            out.append(f"{ind2}    v['velocityCount'] = {i} + 1")
+            out.append(f"{ind2}    {self._put('velocityCount', f'{i} + 1')}")
         if "velocityHasNext" in self.loop_names:
-            out.append(f"{ind2}    v['velocityHasNext'] = {i} + 1 < len({it})")
+            out.append(f"{ind2}    {self._put('velocityHasNext', f'{i} + 1 < len({it})')}")
         reads = sum(1 for node in _walk(s.body) if isinstance(node, n.Prop)
                     and isinstance(node.obj, n.Var) and node.obj.name == s.var)
         if not rebinds and reads > 1:  # $item.a, $item.b: whether $item is a map, asked once
@@ -546,8 +589,7 @@ class Generator:
         fn.loops -= 1
         # Velocity puts back what the loop variables held before the loop
         for j, name in enumerate(saved):
-            out += [f"{ind2}if _s{k}_{j} is _MISSING:", f"{ind2}    v.pop({name!r}, None)",
-                    f"{ind2}else:", f"{ind2}    v[{name!r}] = _s{k}_{j}"]
+            out += self._restore(name, f"_s{k}_{j}", ind2)
 
     # ---- expressions ----------------------------------------------------------------------
 
@@ -582,7 +624,7 @@ class Generator:
                 return f"({fn.foreach[-1][1]} + 1)"
             if e.name == "foreach":
                 self.needs_foreach_objects = True
-            return f"v.get({e.name!r})"
+            return self._get(e.name)
         if isinstance(e, n.Prop):
             if self._foreach_inline(e, fn):
                 return _FOREACH_PROPS[e.name].format(last=fn.foreach[-1][0],
