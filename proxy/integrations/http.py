@@ -53,8 +53,9 @@ _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 class HttpInvoker(Invoker):
-    __slots__ = ("_api_id", "_endpoint", "_method", "_request", "_responses", "_static_target",
-                 "_upstream", "_user_agent", "timeout_s", "type_name", "uri")
+    __slots__ = ("_api_id", "_broken", "_endpoint", "_method", "_origin", "_request",
+                 "_responses", "_static_target", "_upstream", "_user_agent", "timeout_s",
+                 "type_name", "uri")
 
     def __init__(self, integration: Integration, scope: MethodScope) -> None:
         self.type_name = "HTTP"
@@ -66,8 +67,10 @@ class HttpInvoker(Invoker):
         self._endpoint = Endpoint(integration.uri or "", scope.stage_variables,
                                   integration.tls_insecure_skip_verification)
         self.uri = self._endpoint.uri
+        self._origin = self._endpoint.origin
         self._request = RequestMapping(integration, scope)
         self._responses = IntegrationResponses(integration.responses, scope, "HTTP")
+        self._broken = self._endpoint.broken or self._request.broken
         # a URI without placeholders is the target of every request that maps no query
         # string parameter: made once
         parts = self._endpoint.path_parts
@@ -103,12 +106,13 @@ class HttpInvoker(Invoker):
         return f"{target}?{query}" if query else target
 
     async def invoke(self, ctx: RequestContext) -> Outcome:
-        if self._endpoint.broken or self._request.broken:
+        if self._broken:
             raise ApiConfigurationError()
         request = ctx.request
         assert request is not None
         mapped = self._request.map_now(ctx) or await self._request.map(ctx)
-        method = request.method if self._method == "ANY" else self._method
+        client_method = request.method
+        method = client_method if self._method == "ANY" else self._method
         content_type = mapped.content_type
         if mapped.headers:
             headers = list(mapped.headers)
@@ -121,19 +125,19 @@ class HttpInvoker(Invoker):
                 content_type = None
         else:  # most methods map no header
             headers = [("Accept", "application/json"), ("User-Agent", self._user_agent)]
-        if content_type is not None and request.method not in _NO_BODY_METHODS:
+        if content_type is not None and client_method not in _NO_BODY_METHODS:
             headers.append(("Content-Type", content_type))
         forwarded_for = request.headers.get(hdrs.X_FORWARDED_FOR)
         source_ip = ctx.source_ip or ""
-        headers.append(("X-Amzn-Trace-Id", ctx.trace_id))
-        headers.append(("X-Amzn-Apigateway-Api-Id", self._api_id))
-        headers.append(("X-Forwarded-For",
-                        f"{forwarded_for}, {source_ip}" if forwarded_for else source_ip))
-        headers.append(("X-Forwarded-Port", str(_port(request))))
-        headers.append(("X-Forwarded-Proto", request.scheme))
+        headers += (("X-Amzn-Trace-Id", ctx.trace_id),
+                    ("X-Amzn-Apigateway-Api-Id", self._api_id),
+                    ("X-Forwarded-For",
+                     f"{forwarded_for}, {source_ip}" if forwarded_for else source_ip),
+                    ("X-Forwarded-Port", str(_port(request))),
+                    ("X-Forwarded-Proto", request.scheme))
         body = None if method in _NO_BODY_METHODS else mapped.body
         try:
-            resp = await self._upstream.request(self._endpoint.origin, method,
+            resp = await self._upstream.request(self._origin, method,
                                                 self._target(ctx, mapped), headers, body,
                                                 self.timeout_s)
             data = resp.body
@@ -147,7 +151,7 @@ class HttpInvoker(Invoker):
             ctx.integration_error = str(exc) or type(exc).__name__
             raise IntegrationFailure() from exc
         ctx.integration_status = resp.status
-        return self._responses.respond(ctx, str(resp.status), mapped, resp.headers, data)
+        return self._responses.respond(ctx, resp.status, mapped, resp.headers, data)
 
 
 async def _whole(resp: UpstreamResponse) -> bytes:

@@ -159,19 +159,23 @@ class IntegrationResponses:
             else:
                 self._entries.append(entry)
 
-    def select(self, selection: str) -> Selected:
-        for entry in self._entries:
-            assert entry.pattern is not None
-            if entry.pattern.fullmatch(selection):
-                return entry
+    def select(self, selection: str | int) -> Selected:
+        """The entry whose selectionPattern matches ``selection`` (a status as a number is
+        matched as its text), else the default."""
+        if self._entries:
+            text = selection if isinstance(selection, str) else str(selection)
+            for entry in self._entries:
+                assert entry.pattern is not None
+                if entry.pattern.fullmatch(text):
+                    return entry
         if self._default is None:
             raise ApiConfigurationError()
         return self._default
 
-    def respond(self, ctx: RequestContext, selection: str, mapped: MappedRequest,
+    def respond(self, ctx: RequestContext, selection: str | int, mapped: MappedRequest,
                 headers: Sequence[tuple[str, str]], body: bytes) -> Outcome:
         """The method response for the integration's answer (``headers``, ``body``) selected
-        by ``selection``."""
+        by ``selection`` (a backend's status may be given as a number)."""
         # most methods have only a default response: no selection to make
         entry = self._default if not self._entries and self._default is not None \
             else self.select(selection)

@@ -9,7 +9,7 @@ $context and $stageVariables. Nothing here does I/O.
 
 from __future__ import annotations
 
-from proxy.vtl._apigw import Params
+from proxy.vtl._apigw import Params, walk_context
 from proxy.vtl._jsonpath import JsonPath, compile_path
 from proxy.vtl.errors import (
     API_CONFIGURATION_ERROR,
@@ -42,4 +42,5 @@ __all__ = [
     "compile_template",
     "request_overrides",
     "response_overrides",
+    "walk_context",
 ]

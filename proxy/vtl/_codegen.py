@@ -228,7 +228,7 @@ def _fstring_text(text: str) -> str:
 
 def _context_chain(e: n.Prop, fixed_roots: dict[str, str]) -> tuple[str, ...] | None:
     """The names of ``$context.a.b...`` (``$context`` not rebound, ``a`` not one of the
-    override maps the template writes), else None."""
+    override maps the template writes), else None: read by ``Context.path``."""
     names = [e.name]
     obj = e.obj
     while isinstance(obj, n.Prop):
@@ -559,7 +559,8 @@ class Generator:
                     f"{ind2}    if R.steps > _MAXSTEPS or n > _MAXOUT:",
                     f"{ind2}        raise _limit(R.steps, 0, n)"]
         else:
-            out += [f"{ind2}    if n > _MAXOUT:", f"{ind2}        raise _limit(0, 0, n)"]
+            # the limit as a literal: a constant load, not a global one, each iteration
+            out += [f"{ind2}    if n > {MAX_OUTPUT}:", f"{ind2}        raise _limit(0, 0, n)"]
         if rebinds:
             out.append(f"{ind2}    {self._put(s.var, x)}")
         if self.foreach_objects:
