@@ -145,29 +145,41 @@ def _walk(stmts: tuple[n.Stmt, ...]) -> list[n.Stmt | n.Expr]:
     return out
 
 
-def _runs(stmts: tuple[n.Stmt, ...]) -> list[n.Stmt | list[n.Text | n.Output]]:
-    """The statements of a block, with each run of text and references (two or more pieces,
-    one a reference) gathered in a list to write at once. A reference whose evaluation may
-    run #stop or #break (a directive inside a "string" argument) ends a run: the text
-    before it must be out when it stops the render."""
-    out: list[n.Stmt | list[n.Text | n.Output]] = []
-    run: list[n.Text | n.Output] = []
+_Piece = n.Text | n.Output | n.If
+
+
+def _runs(stmts: tuple[n.Stmt, ...]) -> list[n.Stmt | list[_Piece]]:
+    """The statements of a block, with each run of text, references and #ifs that only
+    choose a text (two or more pieces, one not plain text) gathered in a list to write at
+    once. A piece whose evaluation may run #stop or #break (a directive inside a "string")
+    ends a run: the text before it must be out when it stops the render."""
+    out: list[n.Stmt | list[_Piece]] = []
+    run: list[_Piece] = []
 
     def flush() -> None:
-        if len(run) > 1 and any(isinstance(s, n.Output) for s in run):
+        if len(run) > 1 and any(not isinstance(s, n.Text) for s in run):
             out.append(list(run))
         else:
             out.extend(run)
         run.clear()
 
     for s in stmts:
-        if isinstance(s, n.Text) or (isinstance(s, n.Output) and _quiet(s.expr)):
+        if isinstance(s, n.Text) or (isinstance(s, n.Output) and _quiet(s.expr)) \
+                or (isinstance(s, n.If) and _text_if(s)):
             run.append(s)
         else:
             flush()
             out.append(s)
     flush()
     return out
+
+
+def _text_if(s: n.If) -> bool:
+    """An #if whose branches only write text, under conditions that run no directive: a
+    choice of text, written with the text around it (``#if($foreach.hasNext),#end``)."""
+    return all(_quiet(cond) and all(isinstance(b, n.Text) for b in body)
+               for cond, body in s.branches) \
+        and all(isinstance(b, n.Text) for b in s.orelse or ())
 
 
 def _fold(stmts: tuple[n.Stmt, ...]) -> tuple[n.Stmt, ...]:
@@ -205,6 +217,10 @@ def _joined_text(stmts: tuple[n.Stmt, ...]) -> tuple[n.Stmt, ...]:
     if len(stmts) > 1 and isinstance(stmts[-1], n.Text) and isinstance(stmts[-2], n.Text):
         return (*stmts[:-2], n.Text(stmts[-2].pos, stmts[-2].text + stmts[-1].text))
     return stmts
+
+
+def _texts(stmts: tuple[n.Stmt, ...]) -> str:
+    return "".join(s.text for s in stmts if isinstance(s, n.Text))
 
 
 def _quiet(e: n.Expr) -> bool:
@@ -434,11 +450,12 @@ class Generator:
         if len(fn.lines) == start:
             fn.lines.append(f"{ind}pass")
 
-    def joined(self, run: list[n.Text | n.Output], fn: _Fn, depth: int, static: int) -> None:
-        """Text and references next to each other, written as one f-string: one append and
-        one count instead of one of each per piece (~1k instructions a loop iteration of
-        the reference pair). Each reference is still evaluated and printed in order before
-        the next; none can stop the render (``_runs``), so the output is the same."""
+    def joined(self, run: list[_Piece], fn: _Fn, depth: int, static: int) -> None:
+        """Text, references and choices of text next to each other, written as one
+        f-string: one append and one count instead of one of each per piece (~1k
+        instructions a loop iteration of the reference pair). Each reference and condition
+        is still evaluated in order, before the next; none can stop the render (``_runs``),
+        so the output is the same."""
         ind = "    " * depth
         parts: list[str] = []
         for s in run:
@@ -446,6 +463,12 @@ class Generator:
                 parts.append(_fstring_text(s.text))
                 continue
             t = self._name("_t")
+            if isinstance(s, n.If):
+                choice = "".join(f"{_texts(body)!r} if {self.cond(cond, fn)} else "
+                                 for cond, body in s.branches)
+                fn.lines.append(f"{ind}{t} = ({choice}{_texts(s.orelse or ())!r})")
+                parts.append("{" + t + "}")
+                continue
             fn.lines.append(f"{ind}{t} = {self.expr(s.expr, fn)}")
             if self._text_or_null(s.expr):
                 fn.lines += [f"{ind}if {t} is None:", f"{ind}    {t} = ''"]
