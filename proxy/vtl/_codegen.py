@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from proxy.vtl import _nodes as n
-from proxy.vtl._apigw import escape_javascript
+from proxy.vtl._apigw import body_text, escape_javascript, found_json, parse_body
 from proxy.vtl._jsonpath import compile_path
 from proxy.vtl._limits import MAX_FOREACH, MAX_MACRO_DEPTH, MAX_OUTPUT, MAX_STEPS
 from proxy.vtl._methods import call, index, iterate, prop, set_index, set_prop
@@ -71,6 +71,7 @@ class _Missing:
 
 
 MISSING = _Missing()
+UNPARSED = _Missing()  # the payload of an inline $input, not parsed yet
 
 
 def _limit(steps: int, depth: int, out: int) -> TemplateRuntimeError:
@@ -94,7 +95,9 @@ GLOBALS: dict[str, Any] = {
     "_checked": checked_string, "_JList": JList, "_JMap": JMap, "_prop": prop, "_call": call,
     "_idx": index, "_setprop": set_prop, "_setidx": set_index, "_iter": iterate,
     "_FE": ForeachState, "_Stop": Stop, "_Break": BreakOut, "_MISSING": MISSING,
-    "_esc": escape_javascript, "_limit": _limit, "_unsupported": _unsupported,
+    "_esc": escape_javascript, "_parse": parse_body, "_text": body_text,
+    "_found_json": found_json, "_UNPARSED": UNPARSED,
+    "_limit": _limit, "_unsupported": _unsupported,
     "_MAXOUT": MAX_OUTPUT, "_LOOPS": range(MAX_FOREACH), "_MAXSTEPS": MAX_STEPS,
     "_MAXDEPTH": MAX_MACRO_DEPTH,
 }
@@ -329,6 +332,11 @@ class Generator:
         # without them the variables are Python locals of _render, not entries of a dict
         # (~0.3k instructions a read or a #set)
         self.var_locals: dict[str, str] | None = None if functions else {}
+        # $input read only as $input.path/json/body, in _render itself: I is the payload,
+        # parsed into a local when first read, with no Input object made or called (~2.5k
+        # instructions a render); the first generation assumes so and notes whether it held
+        self.inline_input = not functions and "input" in self.fixed_roots
+        self.needs_input_object = False
 
     def _get(self, name: str) -> str:
         """The code that reads the template variable ``name`` (null when unset)."""
@@ -379,8 +387,10 @@ class Generator:
 
     def module(self) -> str:
         source = self._module()
-        if self.needs_foreach_objects and not self.foreach_objects:
-            self.foreach_objects = True
+        if (self.needs_foreach_objects and not self.foreach_objects) or (
+                self.needs_input_object and self.inline_input):
+            self.foreach_objects = self.foreach_objects or self.needs_foreach_objects
+            self.inline_input = self.inline_input and not self.needs_input_object
             source = self._module()
         return source
 
@@ -399,6 +409,8 @@ class Generator:
         else:  # a variable not set yet reads as null, a rebound root starts as itself
             lines += [f"    {local} = {_ROOTS.get(name, 'None')}"
                       for name, local in self.var_locals.items()]
+        if self.inline_input and self.uses_input:
+            lines.append("    _r = _UNPARSED")
         lines += ["    o = []", "    a = o.append", "    n = 0"]
         for helper in self.helpers:
             lines += ["    " + line for line in helper]
@@ -643,6 +655,8 @@ class Generator:
         if isinstance(e, n.Var):
             fixed = self.fixed_roots.get(e.name) or fn.local_vars.get(e.name)
             if fixed is not None:
+                if fixed == "I":  # $input as a value: the Input object
+                    self.needs_input_object = True
                 return fixed
             if e.name == "velocityCount" and fn.foreach and e.name not in self.assigned:
                 return f"({fn.foreach[-1][1]} + 1)"
@@ -655,7 +669,7 @@ class Generator:
                                                      i=fn.foreach[-1][1])
             if isinstance(e.obj, n.Var) and self.fixed_roots.get(e.obj.name) == "I" \
                     and e.name == "body":
-                return "I.body()"
+                return "_text(I)" if self.inline_input else "I.body()"
             names = _context_chain(e, self.fixed_roots)
             if names is not None:
                 return f"C.path({'.'.join(names)!r}, {names!r})"
@@ -720,11 +734,24 @@ class Generator:
                 path = compile_path(args[0].value)
             except ValueError as err:
                 raise self.error(str(err), args[0].pos) from None
-            if e.name == "path" and path.simple == ():  # $input.path('$'): the body itself
-                return "I.root()"
-            method = "path_c" if e.name == "path" else "json_c"
-            return f"I.{method}({self._const('_P', path)})"
+            if not self.inline_input:
+                if e.name == "path" and path.simple == ():  # $input.path('$'): the body
+                    return "I.root()"
+                method = "path_c" if e.name == "path" else "json_c"
+                return f"I.{method}({self._const('_P', path)})"
+            body = "(_r if _r is not _UNPARSED else (_r := _parse(I)))"
+            if e.name == "json":
+                return f"_found_json({self._const('_P', path)}.find({body}))"
+            if path.simple is None or not all(type(k) is str for k in path.simple):
+                return f"{self._const('_P', path)}.find({body})"
+            # names only: JsonPath.find's walk written out (parsed JSON has plain dicts)
+            code = body
+            for key in path.simple:
+                t = self._name("_t")
+                code = f"({t}.get({key!r}) if type({t} := {code}) is dict else None)"
+            return code
         if root == "I" and e.name == "params" and len(args) <= 1:
+            self.needs_input_object = True
             return f"I.param({self.expr(args[0], fn)})" if args else "I.params()"
         if root == "U" and len(args) == 1 and e.name == "escapeJavaScript":
             return f"_esc({self.expr(args[0], fn)})"  # the most called: no Util in between

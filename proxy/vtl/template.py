@@ -76,8 +76,8 @@ class _Counters:
 class Template:
     """A compiled mapping template. Immutable and safe to share across requests."""
 
-    __slots__ = ("_counts_steps", "_fn", "_uses_context", "_uses_stage_variables",
-                 "python_source", "source", "uses_input")
+    __slots__ = ("_counts_steps", "_fn", "_inline_input", "_uses_context",
+                 "_uses_stage_variables", "python_source", "source", "uses_input")
 
     def __init__(self, source: str) -> None:
         if len(source.encode("utf-8", "surrogatepass")) > MAX_TEMPLATE_BYTES:
@@ -104,13 +104,16 @@ class Template:
         self._uses_context = "context" in gen.names
         self._uses_stage_variables = "stageVariables" in gen.names
         self._counts_steps = gen.counts_steps
+        # the payload itself for a render that reads $input only by path, json and body
+        self._inline_input = gen.inline_input
 
     def render(self, inputs: Inputs) -> RenderResult:
         carry = inputs.overrides
         context = Context(inputs.context, carry) if self._uses_context else None
         try:
             text: str = self._fn(
-                Input(inputs.body, inputs) if self.uses_input else None, _UTIL, context,
+                (inputs.body if self._inline_input else Input(inputs.body, inputs))
+                if self.uses_input else None, _UTIL, context,
                 JMap(inputs.stage_variables) if self._uses_stage_variables else None,
                 _Counters() if self._counts_steps else None)
         except TemplateRuntimeError:
@@ -134,7 +137,8 @@ class Template:
         # only what the template names is built (3 us of the 6 an empty render cost)
         try:
             text: str = self._fn(
-                Input(body, params) if self.uses_input else None,
+                (body if self._inline_input else Input(body, params))
+                if self.uses_input else None,
                 _UTIL, Context(context, overrides) if self._uses_context else None,
                 JMap(stage_variables) if self._uses_stage_variables else None,
                 _Counters() if self._counts_steps else None)
