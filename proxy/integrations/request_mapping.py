@@ -140,9 +140,12 @@ class MethodParams(ContextView):
             if type(raw) is str and raw:
                 return raw
         variable = VARIABLES.get(dotted)
-        if variable is not None:  # a variable named in full: what the nested views give
-            return typed(self._ctx, variable)
-        return walk_context(self, dotted, names)
+        if variable is None:
+            return walk_context(self, dotted, names)
+        try:  # a variable named in full: what the nested views give, which read a value
+            return typed(self._ctx, variable)  # that cannot be typed as null
+        except (KeyError, TypeError):
+            return None
 
 
 # the variables read as text straight from an attribute of the request state
