@@ -118,24 +118,28 @@ class _SluiceHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.flush_held()
         self._write(line)
 
-    def hold(self, name: str, message: str) -> bool:
-        """An INFO line of logger ``name`` formatted here and held for the loop iteration;
-        False when no loop runs on this thread (the caller logs it the ordinary way)."""
+    def hold(self, name: str, messages: tuple[str, ...]) -> bool:
+        """INFO lines of logger ``name``, one per message, formatted here and held for the loop
+        iteration; False when no loop runs on this thread (the caller logs them the ordinary
+        way)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return False
-        now = time.time()
-        if self._json:
-            line = orjson.dumps({"time": _stamp(now), "level": "INFO", "logger": name,
-                                 "message": message}).decode()
-        else:
-            line = f"{_stamp(now)} INFO {name}: {message}"
-            if "\n" in line or "\r" in line:  # one event, one line, as the formatter writes
-                line = line.replace("\r", "\\r").replace("\n", "\\n")
-        if not self._held:
+        stamp = _stamp(time.time())
+        held = self._held
+        if not held:
             loop.call_soon(self.flush_held)
-        self._held.append(line + "\n")
+        if self._json:
+            for message in messages:
+                held.append(orjson.dumps({"time": stamp, "level": "INFO", "logger": name,
+                                          "message": message}).decode() + "\n")
+            return True
+        prefix = f"{stamp} INFO {name}: "
+        for message in messages:
+            if "\n" in message or "\r" in message:  # one event, one line, as the formatter
+                message = message.replace("\r", "\\r").replace("\n", "\\n")
+            held.append(f"{prefix}{message}\n")
         return True
 
     def flush_held(self) -> None:
@@ -197,13 +201,16 @@ class LineLog:
         self._name = name
         self._logger = logging.getLogger(name)
 
-    def info(self, message: str) -> None:
+    def info(self, *messages: str) -> None:
+        """Each message an INFO line, in order (lines logged together pay for one lookup of
+        the handler and one timestamp: an invocation's END and REPORT)."""
         logger = self._logger
         if not logger.isEnabledFor(logging.INFO):
             return
         handler = _only_handler(logger)
-        if handler is None or not handler.hold(self._name, message):
-            logger.info("%s", message)
+        if handler is None or not handler.hold(self._name, messages):
+            for message in messages:
+                logger.info("%s", message)
 
 
 def _only_handler(logger: logging.Logger) -> _SluiceHandler | None:

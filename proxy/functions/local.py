@@ -274,8 +274,8 @@ class LocalFunction(Function):
         duration = result.duration_ms
         init = "" if result.init_duration_ms is None else \
             f"\tInit Duration: {result.init_duration_ms:.2f} ms"
-        lines.info(f"{self.name} {rid} END RequestId: {rid}")
-        lines.info(f"{self.name} {rid} REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\t"
+        lines.info(f"{self.name} {rid} END RequestId: {rid}",
+                   f"{self.name} {rid} REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\t"
                    f"Billed Duration: {max(1, math.ceil(duration))} ms\t"
                    f"Memory Size: {self.config.memory_size} MB\t"
                    f"Max Memory Used: {instance.max_memory_mb()} MB{init}")

@@ -176,3 +176,52 @@ def test_line_log_is_a_record_when_something_else_listens(
     caplog.set_level(logging.WARNING, logger="sluice.functions")
     LineLog("sluice.functions").info("not at WARNING")
     assert len(caplog.records) == 1
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_line_log_lines_logged_together_keep_their_order_and_share_a_time(
+        capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    import asyncio
+
+    from proxy.logs import LineLog
+
+    setup_logging("INFO", fmt)
+    fast = LineLog("sluice.functions")
+
+    async def main() -> list[str]:
+        fast.info("fn r3 END RequestId: r3", "fn r3 REPORT RequestId: r3\tDuration: 1.00 ms",
+                  "fn r3 two\nlines")
+        held = capsys.readouterr().err.splitlines()
+        await asyncio.sleep(0)
+        return held
+
+    assert asyncio.run(main()) == []  # held for the loop iteration
+    written = lines(capsys)
+    if fmt == "json":
+        docs = [orjson.loads(line) for line in written]
+        assert [d["message"] for d in docs] == [
+            "fn r3 END RequestId: r3", "fn r3 REPORT RequestId: r3\tDuration: 1.00 ms",
+            "fn r3 two\nlines"]
+        assert len({d["time"] for d in docs}) == 1
+    else:
+        assert [line.split(" INFO sluice.functions: ", 1)[1] for line in written] == [
+            "fn r3 END RequestId: r3", "fn r3 REPORT RequestId: r3\tDuration: 1.00 ms",
+            "fn r3 two\\nlines"]  # one event, one line
+        assert len({line.split(" ", 1)[0] for line in written}) == 1
+
+
+def test_line_log_lines_are_records_each_when_something_else_listens(
+        caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    from proxy.logs import LineLog
+
+    setup_logging("INFO", "text")
+    caplog.set_level(logging.INFO, logger="sluice.functions")
+
+    async def main() -> None:
+        LineLog("sluice.functions").info("fn r4 END RequestId: r4", "fn r4 REPORT RequestId: r4")
+
+    asyncio.run(main())
+    assert [r.getMessage() for r in caplog.records] == ["fn r4 END RequestId: r4",
+                                                        "fn r4 REPORT RequestId: r4"]
