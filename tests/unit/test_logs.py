@@ -225,3 +225,36 @@ def test_line_log_lines_are_records_each_when_something_else_listens(
     asyncio.run(main())
     assert [r.getMessage() for r in caplog.records] == ["fn r4 END RequestId: r4",
                                                         "fn r4 REPORT RequestId: r4"]
+
+
+@pytest.mark.parametrize("buffering", ["buffered", "line", "write_through"])
+def test_held_lines_reach_the_file_at_the_end_of_the_iteration(tmp_path: Path,
+                                                               buffering: str) -> None:
+    import asyncio
+    import io
+
+    from proxy.logs import LineLog
+
+    setup_logging("INFO", "text")
+    path = tmp_path / "log"
+    if buffering == "write_through":  # as sys.stderr: straight to an unbuffered file
+        stream: io.TextIOWrapper = io.TextIOWrapper(io.FileIO(path, "w"), write_through=True)
+    else:
+        stream = open(path, "w", buffering=1 if buffering == "line" else -1)  # noqa: SIM115
+    from proxy.logs import _SluiceHandler
+
+    handler = next(h for h in logging.getLogger().handlers if isinstance(h, _SluiceHandler))
+    handler.setStream(stream)
+
+    async def main() -> None:
+        for n in range(2):
+            LineLog("sluice.functions").info(f"fn r{n} START", f"fn r{n} END")
+            await asyncio.sleep(0)
+            # on disk, not in the stream's buffer
+            assert path.read_text().count(" INFO sluice.functions: fn r") == 2 * (n + 1)
+
+    try:
+        asyncio.run(main())
+    finally:
+        setup_logging("INFO", "text")
+        stream.close()
