@@ -177,9 +177,9 @@ class AwsProxyInvoker(Invoker):
             raise IntegrationFailure()
         try:
             response = parse_response(result.payload, binary_media_types=self._binary,
-                                      accept=request.headers.get("Accept"))
+                                      accept=request.headers.get("Accept"), for_client=True)
         except IntegrationFailure as exc:
             # the reason goes to the access log; the client gets AWS's plain 502 body
             ctx.integration_error = exc.message
             raise IntegrationFailure() from None
-        return Outcome(response.status, response.headers, response.body)
+        return Outcome(response.status, response.headers, response.body, clean=True)
