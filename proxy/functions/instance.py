@@ -5,8 +5,12 @@ init duration; at most ``INIT_TIMEOUT_S``), then one invocation at a time. An in
 with the runtime's ``/response`` or ``/error``, or with Lambda's own error document when the
 function runs past its timeout (``Sandbox.Timedout``; the process is killed), the process exits
 (``Runtime.ExitError``) or init fails (the runtime's ``/init/error`` document). After any of
-those three the instance is gone and the next call starts a new one. An idle instance holds no
-timer but its idle deadline and parks its runtime's ``/next`` request: it costs no CPU.
+those three the instance is gone and the next call starts a new one.
+
+An instance arms no timer of its own: it keeps ``timeout_at``, the loop time its init limit or
+its invocation's timeout passes, and its function's deadline tick (``proxy.functions.local``)
+calls :meth:`Instance.check` while invocations run. An idle instance parks its runtime's
+``/next`` request and its function's idle sweep stops it: it costs no CPU.
 
 No orphan: the runtime is started through ``setpriv --pdeathsig KILL`` (util-linux, in every
 Debian), so the kernel kills it when the gateway process dies, even by SIGKILL; it runs in its
@@ -74,13 +78,13 @@ _STARTING, _READY, _GONE = 0, 1, 2
 
 
 class Invocation:
-    """One call, from the moment an instance is chosen for it to its answer."""
+    """One call, from its caller to its answer: waiting for a slot, then on an instance."""
 
-    __slots__ = ("client_context", "cognito_identity", "delivered_at", "function_arn",
-                 "payload", "request_id", "trace_id", "waiter")
+    __slots__ = ("client_context", "cognito_identity", "deadline", "delivered_at",
+                 "function_arn", "payload", "request_id", "trace_id", "waiter")
 
     def __init__(self, request_id: str, payload: bytes, trace_id: str, function_arn: str,
-                 client_context: str | None, cognito_identity: str | None,
+                 client_context: str | None, cognito_identity: str | None, deadline: float,
                  waiter: asyncio.Future[InvokeResult]) -> None:
         self.request_id = request_id
         self.payload = payload
@@ -88,6 +92,7 @@ class Invocation:
         self.function_arn = function_arn
         self.client_context = client_context
         self.cognito_identity = cognito_identity
+        self.deadline = deadline  # the caller's (loop time): its wait ends then, not the call
         self.waiter = waiter
         self.delivered_at: float | None = None  # perf_counter() when the runtime got it
 
@@ -131,9 +136,9 @@ class _Pipes(asyncio.SubprocessProtocol):
 
 
 class Instance:
-    __slots__ = ("_conn", "_current", "_fn", "_idle_handle", "_init_reported", "_last_id", "_loop",
-                 "_memory_mb", "_memory_read_at", "_port", "_server", "_spawned_at", "_state",
-                 "_status_fd", "_timer", "_transport", "init_ms", "pid")
+    __slots__ = ("_conn", "_current", "_fn", "_init_reported", "_last_id", "_loop", "_memory_mb",
+                 "_memory_read_at", "_port", "_server", "_spawned_at", "_state", "_status_fd",
+                 "_transport", "idle_since", "init_ms", "pid", "timeout_at")
 
     def __init__(self, fn: InstanceOwner, loop: asyncio.AbstractEventLoop) -> None:
         self._fn = fn
@@ -143,8 +148,10 @@ class Instance:
         self._conn: RuntimeApiConnection | None = None  # its parked /next, when idle
         self._server: asyncio.Server | None = None
         self._transport: asyncio.SubprocessTransport | None = None
-        self._timer: asyncio.TimerHandle | None = None  # init limit, then the function timeout
-        self._idle_handle: asyncio.TimerHandle | None = None
+        # loop time the init limit, then the delivered invocation's timeout, passes (checked by
+        # the function's deadline tick); inf while neither runs
+        self.timeout_at = math.inf
+        self.idle_since = 0.0  # loop time it last went idle (the function's idle sweep)
         self._spawned_at = 0.0
         self._init_reported = False
         self._last_id = "-"  # the last invocation delivered: its output may arrive after it ends
@@ -158,6 +165,11 @@ class Instance:
     @property
     def alive(self) -> bool:
         return self._state != _GONE
+
+    @property
+    def current(self) -> Invocation | None:
+        """The invocation it runs (or starts for), None when idle."""
+        return self._current
 
     # --- life ------------------------------------------------------------------------------
 
@@ -179,7 +191,7 @@ class Instance:
             _check_executable(argv[0])  # setpriv would run, then fail with exit status 127
             command = [_SETPRIV, "--pdeathsig", "KILL", "--", *argv] if _SETPRIV else list(argv)
             self._spawned_at = time.perf_counter()
-            self._timer = loop.call_later(INIT_TIMEOUT_S, self._init_timed_out)
+            self.timeout_at = loop.time() + INIT_TIMEOUT_S
             transport, _ = await loop.subprocess_exec(
                 lambda: _Pipes(self), *command, stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=cwd,
@@ -207,9 +219,6 @@ class Instance:
 
     def assign(self, invocation: Invocation) -> None:
         """Give a warm instance its next invocation."""
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
-            self._idle_handle = None
         self._current = invocation
         conn = self._conn
         if conn is not None:
@@ -217,24 +226,21 @@ class Instance:
             self._deliver(conn, invocation)
         # else the runtime is still posting its last answer; its next /next gets this one
 
-    def park(self, idle_timeout_s: float) -> None:
-        """Idle in the pool until ``idle_timeout_s`` passes without an invocation."""
-        self._idle_handle = self._loop.call_later(idle_timeout_s, self._idle_expired)
-
-    def _idle_expired(self) -> None:
-        self._idle_handle = None
-        self._fn.retired(self)
-        self.stop()
+    def check(self, now: float) -> None:
+        """The deadline tick, at loop time ``now``: past its init limit or its invocation's
+        timeout, the invocation is answered as timed out and the process killed."""
+        if now >= self.timeout_at:
+            if self._state == _STARTING:
+                self._init_timed_out()
+            else:
+                self._timed_out()
 
     def stop(self) -> None:
         """Stop now: kill the process group; an invocation in flight is answered as a crash."""
         if self._state == _GONE:
             return
         self._state = _GONE
-        for handle in (self._timer, self._idle_handle):
-            if handle is not None:
-                handle.cancel()
-        self._timer = self._idle_handle = None
+        self.timeout_at = math.inf
         self._kill()
         if self._transport is None:
             self._close_server()
@@ -269,9 +275,7 @@ class Instance:
         current = self._current
         if self._state != _GONE:
             self._state = _GONE
-            for handle in (self._timer, self._idle_handle):
-                if handle is not None:
-                    handle.cancel()
+            self.timeout_at = math.inf
             self._fn.retired(self)
             if current is not None:
                 if code == 0 or code is None:
@@ -297,9 +301,7 @@ class Instance:
         if self._state == _STARTING:  # the first /next ends init
             self._state = _READY
             self.init_ms = (time.perf_counter() - self._spawned_at) * 1000.0
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self.timeout_at = math.inf
         current = self._current
         if current is None:
             self._conn = conn  # idle: the long poll waits for the next assign
@@ -321,7 +323,10 @@ class Instance:
             return  # that connection closed: the runtime's next /next gets it
         invocation.delivered_at = time.perf_counter()
         self._last_id = invocation.request_id
-        self._timer = self._loop.call_later(timeout_s, self._timed_out)
+        # checked by the function's tick, not a timer of its own: on uvloop a timer armed and
+        # cancelled per invocation costs ~1-2 us, and an invocation armed four (this, the
+        # caller's deadline, the slot wait's and the idle timer)
+        self.timeout_at = self._loop.time() + timeout_s
         fn.started(invocation)
 
     def _matching(self, request_id: str) -> Invocation | None:
@@ -364,7 +369,7 @@ class Instance:
     # --- endings ---------------------------------------------------------------------------
 
     def _timed_out(self) -> None:
-        self._timer = None
+        self.timeout_at = math.inf
         current = self._current
         if current is None:
             return
@@ -378,7 +383,7 @@ class Instance:
         self.stop()
 
     def _init_timed_out(self) -> None:
-        self._timer = None
+        self.timeout_at = math.inf
         current = self._current
         self._fn.retired(self)
         if current is not None:
@@ -392,9 +397,7 @@ class Instance:
         if self._current is not invocation:
             return
         self._current = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.timeout_at = math.inf
         now = time.perf_counter()
         delivered = invocation.delivered_at
         duration_ms = (now - delivered) * 1000.0 if delivered is not None else 0.0

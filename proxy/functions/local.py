@@ -3,8 +3,16 @@
 Instances start on demand (a cold start) and are reused while warm, most recently used first,
 so that a burst's extra instances go idle and stop after ``idle_timeout_s``. At most
 ``reservedConcurrency`` invocations run at once (on the machine, when the slots are shared);
-the calls beyond it wait in order, each until its own deadline. The pool never holds more
-instances than slots: a new one starts only when no warm one is free and a slot is held.
+the calls beyond it wait in line, each until its own deadline. The pool never holds more
+instances than slots: a new one starts only when no warm one is free and a slot is held. An
+instance that finishes while calls wait goes straight to the first of them, with its slot: the
+waiting caller is not woken until its answer.
+
+Time is kept without a timer per invocation: one deadline tick per function, every
+``TICK_S`` while invocations run or calls wait (and never otherwise), ends the callers' waits
+at their deadlines and times out instances past their init limit or function timeout, so
+either may come up to ``TICK_S`` late. Idle instances are stopped by one sweep timer, due when
+the longest idle one has been idle ``idle_timeout_s``.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from proxy.logs import LineLog
 if TYPE_CHECKING:
     from proxy.functions.metrics import FunctionMetrics
 
-__all__ = ["LocalFunction"]
+__all__ = ["TICK_S", "LocalFunction"]
 
 log = logging.getLogger("sluice.functions")
 # START/END/REPORT and the functions' output: lines per invocation, on the cheap path
@@ -38,6 +46,8 @@ lines = LineLog("sluice.functions")
 # How often a call waiting for a slot that other workers hold looks again (shared slots only:
 # a release in another process wakes nobody here). Only while calls wait.
 _SHARED_RETRY_S = 0.005
+# The deadline tick's period: how late a caller's deadline or a function timeout may be seen.
+TICK_S = 0.01
 _INFO = logging.INFO
 
 
@@ -48,7 +58,8 @@ def _request_id() -> str:
 
 class LocalFunction(Function):
     __slots__ = ("_argv", "_base_env", "_closed", "_idle", "_idle_timeout_s", "_instances",
-                 "_loop", "_metrics", "_none_left", "_retry", "_slots", "_tasks", "_waiters", "arn")
+                 "_loop", "_metrics", "_none_left", "_queue", "_retry", "_slots", "_sweep",
+                 "_tasks", "_tick", "arn")
 
     def __init__(self, config: FunctionConfig, *, slots: Slots, region: str, account: str,
                  idle_timeout_s: float, metrics: FunctionMetrics | None = None) -> None:
@@ -56,11 +67,15 @@ class LocalFunction(Function):
         self._slots = slots
         self._metrics = metrics
         self._idle_timeout_s = idle_timeout_s
-        self._idle: list[Instance] = []  # warm and free, most recently used last
+        # warm and free, longest idle left, most recently used right
+        self._idle: collections.deque[Instance] = collections.deque()
         self._instances: set[Instance] = set()
-        self._waiters: collections.deque[asyncio.Future[bool]] = collections.deque()
+        # calls waiting for a slot, in order (a done waiter: expired or cancelled, skipped)
+        self._queue: collections.deque[Invocation] = collections.deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._retry: asyncio.TimerHandle | None = None
+        self._tick: asyncio.TimerHandle | None = None  # the deadline tick, while calls run
+        self._sweep: asyncio.TimerHandle | None = None  # the idle sweep, while any is idle
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._none_left: asyncio.Event | None = None  # set when the last instance is gone
@@ -89,6 +104,11 @@ class LocalFunction(Function):
         return len(self._instances)
 
     @property
+    def ticking(self) -> bool:
+        """Whether the deadline tick is armed: only while invocations run or calls wait."""
+        return self._tick is not None
+
+    @property
     def pids(self) -> list[int]:
         return [i.pid for i in self._instances if i.pid is not None]
 
@@ -102,76 +122,91 @@ class LocalFunction(Function):
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-        if not self._slots.try_acquire():
+        waiter: asyncio.Future[InvokeResult] = loop.create_future()
+        invocation = Invocation(_request_id(), payload, trace_id, function_arn or self.arn,
+                                client_context, cognito_identity, deadline, waiter)
+        if self._slots.try_acquire():
+            self._run(invocation)
+        else:
             if self._metrics is not None:
                 self._metrics.throttled(self.name)
             if self._slots.limit == 0:
                 raise FunctionUnavailable(f"function {self.name} has reserved concurrency 0")
-            await self._wait_for_slot(loop, deadline)
-        waiter: asyncio.Future[InvokeResult] = loop.create_future()
-        invocation = Invocation(_request_id(), payload, trace_id, function_arn or self.arn,
-                                client_context, cognito_identity, waiter)
+            self._queue.append(invocation)
+            if self._slots.shared and self._retry is None:
+                self._retry = loop.call_later(_SHARED_RETRY_S, self._retry_shared)
+        if self._tick is None:
+            self._tick = loop.call_later(TICK_S, self._check)
+        # past the deadline (or cancelled) the caller stops waiting; the invocation goes on
+        # without it, as Lambda's does when API Gateway gives up: its end releases the slot
+        return await waiter
+
+    def _run(self, invocation: Invocation) -> None:
+        """Start ``invocation`` on a warm instance, else a new one; a slot is held for it."""
         idle = self._idle
         if idle:
-            instance = idle.pop()
-            instance.assign(invocation)
-        else:
-            instance = Instance(self, loop)
-            self._instances.add(instance)
-            task = loop.create_task(instance.boot(invocation, self._argv, self.config.code_uri,
-                                                  self._env_for))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        # the invocation goes on without its caller past the deadline (or a cancelled caller),
-        # as Lambda's does when API Gateway gives up: its end releases the slot
-        expire = loop.call_at(deadline, _expire, waiter, self.name)
-        try:
-            return await waiter
-        finally:
-            expire.cancel()
+            idle.pop().assign(invocation)
+            return
+        loop = self._loop
+        assert loop is not None
+        instance = Instance(self, loop)
+        self._instances.add(instance)
+        task = loop.create_task(instance.boot(invocation, self._argv, self.config.code_uri,
+                                              self._env_for))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-        fut: asyncio.Future[bool] = loop.create_future()
-        self._waiters.append(fut)
-        expire = loop.call_at(deadline, _expire_slot, fut, self.name)
-        if self._slots.shared and self._retry is None:
-            self._retry = loop.call_later(_SHARED_RETRY_S, self._retry_shared)
-        try:
-            await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled() and fut.exception() is None:
-                self._release_slot()  # handed a slot, then cancelled before it could run
-            raise
-        finally:
-            expire.cancel()
-            if not fut.done() or fut.cancelled() or fut.exception() is not None:
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(fut)
+    def _next_waiting(self) -> Invocation | None:
+        """The first call still waiting for a slot, taken out of the line."""
+        queue = self._queue
+        while queue:
+            invocation = queue.popleft()
+            if not invocation.waiter.done():
+                return invocation
+        return None
 
     def _retry_shared(self) -> None:
         self._retry = None
-        waiters = self._waiters
-        while waiters and self._slots.try_acquire():
-            self._hand_slot()
-        if waiters and self._loop is not None:
+        while self._queue and self._slots.try_acquire():
+            invocation = self._next_waiting()
+            if invocation is None:
+                self._slots.release()
+                break
+            self._run(invocation)
+        if self._queue and self._loop is not None:
             self._retry = self._loop.call_later(_SHARED_RETRY_S, self._retry_shared)
 
-    def _hand_slot(self) -> bool:
-        """Give a held slot to the first caller still waiting; False if none is."""
-        waiters = self._waiters
-        while waiters:
-            fut = waiters.popleft()
-            if not fut.done():
-                fut.set_result(True)
-                return True
-        self._slots.release()
-        return False
+    def _check(self) -> None:
+        """The deadline tick: callers past their deadline stop waiting, instances past their
+        init limit or timeout are timed out; again in ``TICK_S`` while anything runs."""
+        self._tick = None
+        loop = self._loop
+        if loop is None:
+            return
+        self.check_deadlines(loop.time())
+        if self._slots.local or self._queue:
+            self._tick = loop.call_later(TICK_S, self._check)
 
-    def _release_slot(self) -> None:
-        if self._waiters:
-            self._hand_slot()
-        else:
-            self._slots.release()
+    def check_deadlines(self, now: float) -> None:
+        """What the tick does at loop time ``now`` (a test may call it with its own clock)."""
+        name = self.name
+        for instance in tuple(self._instances):
+            invocation = instance.current
+            if invocation is not None:
+                if now >= invocation.deadline:
+                    _expire(invocation.waiter, name, "no result")
+                instance.check(now)
+        queue = self._queue
+        if queue:
+            ended = False
+            for invocation in queue:
+                if now >= invocation.deadline:
+                    _expire(invocation.waiter, name, "no instance")
+                ended = ended or invocation.waiter.done()
+            if ended:  # expired or cancelled: out of the line
+                live = [i for i in queue if not i.waiter.done()]
+                queue.clear()
+                queue.extend(live)
 
     # --- what instances report -------------------------------------------------------------
 
@@ -196,21 +231,51 @@ class LocalFunction(Function):
             self._metrics.invoked(self.name, result)
         if log.isEnabledFor(_INFO):
             self._report(instance, result)
-        if reusable and not self._closed:
-            self._idle.append(instance)
-            instance.park(self._idle_timeout_s)
-        elif instance.alive:
+        reuse = reusable and not self._closed
+        if not reuse and instance.alive:
             self.retired(instance)
             instance.stop()
-        self._release_slot()
+        # the slot goes to the first caller waiting, on this instance when it can go on
+        following = self._next_waiting() if self._queue else None
+        if following is not None:
+            if reuse:
+                instance.assign(following)
+            else:
+                self._run(following)
+            return
+        if reuse:
+            self._park(instance)
+        self._slots.release()
+
+    def _park(self, instance: Instance) -> None:
+        loop = self._loop
+        assert loop is not None
+        instance.idle_since = now = loop.time()
+        self._idle.append(instance)
+        if self._sweep is None:
+            self._sweep = loop.call_at(now + self._idle_timeout_s, self._expire_idle)
+
+    def _expire_idle(self) -> None:
+        """The idle sweep: stop the instances idle for ``idle_timeout_s``; again when the next
+        longest idle one is due."""
+        self._sweep = None
+        loop = self._loop
+        assert loop is not None
+        idle = self._idle
+        cutoff = loop.time() - self._idle_timeout_s
+        while idle and idle[0].idle_since <= cutoff:
+            idle.popleft().stop()
+        if idle:
+            self._sweep = loop.call_at(idle[0].idle_since + self._idle_timeout_s,
+                                       self._expire_idle)
 
     def _report(self, instance: Instance, result: InvokeResult) -> None:
         rid = result.request_id
         duration = result.duration_ms
         init = "" if result.init_duration_ms is None else \
             f"\tInit Duration: {result.init_duration_ms:.2f} ms"
-        lines.info(f"{self.name} {rid} END RequestId: {rid}")
-        lines.info(f"{self.name} {rid} REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\t"
+        lines.info(f"{self.name} {rid} END RequestId: {rid}",
+                   f"{self.name} {rid} REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\t"
                    f"Billed Duration: {max(1, math.ceil(duration))} ms\t"
                    f"Memory Size: {self.config.memory_size} MB\t"
                    f"Max Memory Used: {instance.max_memory_mb()} MB{init}")
@@ -236,10 +301,12 @@ class LocalFunction(Function):
         self._closed = True
         if self._retry is not None:
             self._retry.cancel()
-        for fut in self._waiters:
-            if not fut.done():
-                fut.set_exception(FunctionUnavailable(f"function {self.name} is stopped"))
-        self._waiters.clear()
+            self._retry = None
+        for invocation in self._queue:
+            if not invocation.waiter.done():
+                invocation.waiter.set_exception(
+                    FunctionUnavailable(f"function {self.name} is stopped"))
+        self._queue.clear()
         for task in tuple(self._tasks):
             await asyncio.wait({task}, timeout=5)
         for instance in self._idle:
@@ -253,16 +320,15 @@ class LocalFunction(Function):
                     await asyncio.wait_for(none_left.wait(), wait_s)
             for instance in tuple(self._instances):
                 instance.stop()
+        for handle in (self._tick, self._sweep):
+            if handle is not None:
+                handle.cancel()
+        self._tick = self._sweep = None
 
 
-def _expire(waiter: asyncio.Future[InvokeResult], name: str) -> None:
+def _expire(waiter: asyncio.Future[InvokeResult], name: str, what: str) -> None:
     if not waiter.done():
-        waiter.set_exception(NoInstance(f"function {name}: no result before the deadline"))
-
-
-def _expire_slot(fut: asyncio.Future[bool], name: str) -> None:
-    if not fut.done():
-        fut.set_exception(NoInstance(f"function {name}: no instance before the deadline"))
+        waiter.set_exception(NoInstance(f"function {name}: {what} before the deadline"))
 
 
 def _environment(config: FunctionConfig, region: str) -> dict[str, str]:

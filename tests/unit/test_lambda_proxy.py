@@ -209,3 +209,22 @@ def test_a_function_error_document_is_malformed() -> None:
     with pytest.raises(IntegrationFailure):
         parse({"errorMessage": "boom", "errorType": "ValueError", "requestId": "x",
                "stackTrace": []})
+
+
+@pytest.mark.parametrize("doc", [
+    {"statusCode": 200},
+    {"headers": {"X-A": "1", "x-a": "2", "Content-Type": "text/plain"}},
+    {"headers": {"x-amzn-RequestId": "forged", "Date": "then", "Connection": "close",
+                 "content-length": "9", "X-Amzn-Trace-Id": "t", "Server": "kept"}},
+    {"headers": {"content-type": None, "x": True}},
+    {"multiValueHeaders": {"Content-Type": [], "x-amz-apigw-id": ["f"], "y": ["1", None, 2]},
+     "headers": {"Y": "3"}},
+    {"multiValueHeaders": {"content-TYPE": ["text/html"]}, "headers": {"Date": "d"}},
+])
+def test_headers_for_the_client_are_the_responders_second_pass_done_at_once(doc: Any) -> None:
+    """``for_client`` folds proxy.respond.integration_headers into the parse: the same headers,
+    gateway-owned names dropped and Content-Type defaulted only when none is left."""
+    from proxy.respond import integration_headers
+
+    raw = parse(doc)[1]
+    assert parse(doc, for_client=True)[1] == integration_headers(raw, True)

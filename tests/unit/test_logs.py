@@ -176,3 +176,85 @@ def test_line_log_is_a_record_when_something_else_listens(
     caplog.set_level(logging.WARNING, logger="sluice.functions")
     LineLog("sluice.functions").info("not at WARNING")
     assert len(caplog.records) == 1
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_line_log_lines_logged_together_keep_their_order_and_share_a_time(
+        capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    import asyncio
+
+    from proxy.logs import LineLog
+
+    setup_logging("INFO", fmt)
+    fast = LineLog("sluice.functions")
+
+    async def main() -> list[str]:
+        fast.info("fn r3 END RequestId: r3", "fn r3 REPORT RequestId: r3\tDuration: 1.00 ms",
+                  "fn r3 two\nlines")
+        held = capsys.readouterr().err.splitlines()
+        await asyncio.sleep(0)
+        return held
+
+    assert asyncio.run(main()) == []  # held for the loop iteration
+    written = lines(capsys)
+    if fmt == "json":
+        docs = [orjson.loads(line) for line in written]
+        assert [d["message"] for d in docs] == [
+            "fn r3 END RequestId: r3", "fn r3 REPORT RequestId: r3\tDuration: 1.00 ms",
+            "fn r3 two\nlines"]
+        assert len({d["time"] for d in docs}) == 1
+    else:
+        assert [line.split(" INFO sluice.functions: ", 1)[1] for line in written] == [
+            "fn r3 END RequestId: r3", "fn r3 REPORT RequestId: r3\tDuration: 1.00 ms",
+            "fn r3 two\\nlines"]  # one event, one line
+        assert len({line.split(" ", 1)[0] for line in written}) == 1
+
+
+def test_line_log_lines_are_records_each_when_something_else_listens(
+        caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    from proxy.logs import LineLog
+
+    setup_logging("INFO", "text")
+    caplog.set_level(logging.INFO, logger="sluice.functions")
+
+    async def main() -> None:
+        LineLog("sluice.functions").info("fn r4 END RequestId: r4", "fn r4 REPORT RequestId: r4")
+
+    asyncio.run(main())
+    assert [r.getMessage() for r in caplog.records] == ["fn r4 END RequestId: r4",
+                                                        "fn r4 REPORT RequestId: r4"]
+
+
+@pytest.mark.parametrize("buffering", ["buffered", "line", "write_through"])
+def test_held_lines_reach_the_file_at_the_end_of_the_iteration(tmp_path: Path,
+                                                               buffering: str) -> None:
+    import asyncio
+    import io
+
+    from proxy.logs import LineLog
+
+    setup_logging("INFO", "text")
+    path = tmp_path / "log"
+    if buffering == "write_through":  # as sys.stderr: straight to an unbuffered file
+        stream: io.TextIOWrapper = io.TextIOWrapper(io.FileIO(path, "w"), write_through=True)
+    else:
+        stream = open(path, "w", buffering=1 if buffering == "line" else -1)  # noqa: SIM115
+    from proxy.logs import _SluiceHandler
+
+    handler = next(h for h in logging.getLogger().handlers if isinstance(h, _SluiceHandler))
+    handler.setStream(stream)
+
+    async def main() -> None:
+        for n in range(2):
+            LineLog("sluice.functions").info(f"fn r{n} START", f"fn r{n} END")
+            await asyncio.sleep(0)
+            # on disk, not in the stream's buffer
+            assert path.read_text().count(" INFO sluice.functions: fn r") == 2 * (n + 1)
+
+    try:
+        asyncio.run(main())
+    finally:
+        setup_logging("INFO", "text")
+        stream.close()
