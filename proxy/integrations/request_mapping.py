@@ -262,24 +262,20 @@ class RequestMapping:
 
     async def map(self, ctx: RequestContext) -> MappedRequest:
         """The integration request of one method request (spec 8.2, 8.5, 10.2)."""
+        mapped = self.map_now(ctx)
+        if mapped is not None:
+            return mapped
+        # the body is to be read whole, or to be decoded first
         request = ctx.request
-        assert request is not None
-        headers = request.headers
-        content_type = headers.get(hdrs.CONTENT_TYPE)  # an istr: no lower-casing per call
-        template = self.template_for(content_type)
-        data = b""
         request_body = ctx.body
-        if request_body is not None and (template is None or template.uses_input
-                                         or self._reads_body):
-            data = request_body.data  # type: ignore[assignment]
-            coding = headers.get(hdrs.CONTENT_ENCODING) if data else None
-            if data is None or coding is not None:  # to read or to decode: await it
-                data = await request_body.decoded(coding)
-        return self._mapped(ctx, content_type, template, data)
+        assert request is not None and request_body is not None
+        content_type = request.headers.get(hdrs.CONTENT_TYPE)
+        data = await request_body.decoded(request.headers.get(hdrs.CONTENT_ENCODING))
+        return self._mapped(ctx, content_type, self.template_for(content_type), data)
 
     def map_now(self, ctx: RequestContext) -> MappedRequest | None:
         """``map`` without a coroutine (~2k instructions) when nothing is to be awaited: the
-        body, if one is read, is in memory and not encoded; None otherwise (call ``map``)."""
+        body, if one is read, is in memory and not encoded; None otherwise (await ``map``)."""
         request = ctx.request
         assert request is not None
         content_type = request.headers.get(hdrs.CONTENT_TYPE)
