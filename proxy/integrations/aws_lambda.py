@@ -26,9 +26,10 @@ import orjson
 from proxy.config.model import Integration
 from proxy.context import RequestContext
 from proxy.errors import ApiConfigurationError, IntegrationTimeout
-from proxy.functions.arn import BadFunctionUri, FunctionTarget, is_lambda_uri, resolve
+from proxy.functions.arn import is_lambda_uri
 from proxy.functions.base import FunctionUnavailable, NoInstance
 from proxy.integrations.base import Invoker, MethodScope, Outcome
+from proxy.integrations.function_binding import bind_function
 from proxy.integrations.request_mapping import RequestMapping
 from proxy.integrations.responses import IntegrationResponses
 from proxy.integrations.unsupported import UnsupportedInvoker
@@ -49,30 +50,21 @@ def error_message(payload: bytes) -> str:
 
 
 class AwsLambdaInvoker(Invoker):
-    __slots__ = ("_broken", "_function", "_request", "_responses", "_target", "timeout_s",
-                 "type_name")
+    __slots__ = ("_binding", "_broken", "_function", "_request", "_responses", "_target",
+                 "timeout_s", "type_name")
 
     def __init__(self, integration: Integration, scope: MethodScope) -> None:
         self.type_name = "AWS"
         self.timeout_s = integration.timeout_ms / 1000
         self._request = RequestMapping(integration, scope)
         self._responses = IntegrationResponses(integration.responses, scope, "AWS")
-        self._target: FunctionTarget | None = None
-        self._broken = (integration.http_method or "POST").upper() != "POST" \
-            or self._request.broken
-        try:
-            self._target = resolve(integration.uri or "", scope.stage_variables)
-        except BadFunctionUri:
-            self._broken = True
-        functions = scope.services.functions
-        self._function = (functions.get(self._target.name)
-                          if functions is not None and self._target is not None else None)
+        self._binding = binding = bind_function(integration, scope)
+        self._function = binding.function
+        self._target = binding.target
+        self._broken = not binding.callable or self._request.broken
 
     def describe(self) -> str:
-        if self._target is None:
-            return "AWS Lambda (no function: answers 500)"
-        missing = "" if self._function is not None else " (not in functions: answers 500)"
-        return f"AWS Lambda {self._target.name}{missing}"
+        return self._binding.describe("AWS Lambda")
 
     async def invoke(self, ctx: RequestContext) -> Outcome:
         function = self._function

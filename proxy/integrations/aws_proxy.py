@@ -20,10 +20,10 @@ from typing import cast
 from proxy.config.model import Integration
 from proxy.context import ClfTime, RequestContext, getter, lookup, value
 from proxy.errors import ApiConfigurationError, IntegrationFailure, IntegrationTimeout
-from proxy.functions.arn import BadFunctionUri, FunctionTarget, resolve
 from proxy.functions.base import FunctionUnavailable, NoInstance
 from proxy.functions.registry import DEFAULT_ACCOUNT
 from proxy.integrations.base import Invoker, MethodScope, Outcome
+from proxy.integrations.function_binding import bind_function
 from proxy.integrations.lambda_proxy import build_event, parse_response
 
 __all__ = ["AwsProxyInvoker", "authorizer_fields", "request_context"]
@@ -112,8 +112,8 @@ def authorizer_fields(ctx: RequestContext) -> dict[str, object] | None:
 
 
 class AwsProxyInvoker(Invoker):
-    __slots__ = ("_binary", "_broken", "_function", "_resource", "_stage_variables", "_target",
-                 "timeout_s", "type_name")
+    __slots__ = ("_binary", "_binding", "_broken", "_function", "_resource",
+                 "_stage_variables", "_target", "timeout_s", "type_name")
 
     def __init__(self, integration: Integration, scope: MethodScope) -> None:
         self.type_name = "AWS_PROXY"
@@ -121,22 +121,13 @@ class AwsProxyInvoker(Invoker):
         self._resource = scope.resource_path
         self._stage_variables = scope.stage_variables
         self._binary = scope.binary_media_types
-        self._target: FunctionTarget | None = None
-        # a GET integration method answers 500 on AWS (spec 8.1, LS-snap ...non_post_method)
-        self._broken = (integration.http_method or "POST").upper() != "POST"
-        try:
-            self._target = resolve(integration.uri or "", scope.stage_variables)
-        except BadFunctionUri:
-            self._broken = True  # a stage variable naming nothing usable: 500, as AWS
-        functions = scope.services.functions
-        self._function = (functions.get(self._target.name)
-                          if functions is not None and self._target is not None else None)
+        self._binding = binding = bind_function(integration, scope)
+        self._function = binding.function
+        self._target = binding.target
+        self._broken = not binding.callable
 
     def describe(self) -> str:
-        if self._target is None:
-            return "AWS_PROXY (no function: answers 500)"
-        missing = "" if self._function is not None else " (not in functions: answers 500)"
-        return f"AWS_PROXY {self._target.name}{missing}"
+        return self._binding.describe("AWS_PROXY")
 
     async def invoke(self, ctx: RequestContext) -> Outcome:
         function = self._function

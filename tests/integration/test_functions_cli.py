@@ -71,3 +71,32 @@ def test_validate_the_example() -> None:
     done = sluice("validate", str(EXAMPLE))
     assert done.returncode == 0
     assert done.stdout.strip().endswith("3 function(s)")
+
+
+def test_routes_say_which_function_each_lambda_route_calls_or_why_it_answers_500(
+        tmp_path: Path) -> None:
+    fn = ("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+          "arn:aws:lambda:us-east-1:123456789012:function:{}/invocations")
+
+    def route(kind: str, name: str) -> dict[str, object]:
+        return {"post": {"responses": {}, "x-amazon-apigateway-integration": {
+            "type": kind, "httpMethod": "POST", "uri": fn.format(name)}}}
+
+    definition = {"openapi": "3.0.1", "info": {"title": "t", "version": "1"}, "paths": {
+        "/known": route("aws_proxy", "hello"),
+        "/custom": route("aws", "hello"),
+        "/missing": route("aws_proxy", "${stageVariables.fn}"),
+        "/unusable": route("aws", "${stageVariables.bad}")}}
+    (tmp_path / "api.yaml").write_text(yaml.safe_dump(definition))
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return {}\n")
+    (tmp_path / "sluice.yaml").write_text(yaml.safe_dump({
+        "apis": [{"id": "a", "definition": "api.yaml",
+                  "stages": {"prod": {"variables": {"fn": "nobody", "bad": "a:b:c"}}}}],
+        "functions": {"hello": {"handler": "app.handler"}}}))
+    done = sluice("routes", str(tmp_path / "sluice.yaml"))
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[2]: " ".join(line.split()[3:-1]) for line in done.stdout.splitlines()
+            if line.startswith("a/prod")}
+    assert rows == {"/known": "AWS_PROXY hello", "/custom": "AWS Lambda hello",
+                    "/missing": "AWS_PROXY nobody (not in functions: answers 500)",
+                    "/unusable": "AWS Lambda (no function: answers 500)"}
