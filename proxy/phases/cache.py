@@ -11,8 +11,8 @@ from cache import CachedResponse, Invalidation, cacheable, invalidation
 from proxy._types import Responder, Services
 from proxy.context import RequestContext
 from proxy.errors import CacheControlForbidden, IntegrationTimeout
-from proxy.integrations.base import Invoker, Outcome
-from proxy.phases.integration import integrate
+from proxy.integrations.base import Invoker
+from proxy.phases.integration import drain, integrate
 from proxy.respond import buffered
 from proxy.route import MethodCache
 
@@ -59,7 +59,7 @@ def responder(invoker: Invoker, mc: MethodCache, services: Services) -> Responde
             outcome = await integrate(invoker, ctx)
             body = outcome.body
             if body is None and outcome.upstream is not None:
-                body = await _drain(outcome)
+                body = await drain(outcome)
             fetched = CachedResponse(outcome.status, tuple(outcome.headers), body or b"")
             if cacheable(fetched.status, len(fetched.body)):
                 await cache.store(mc.stage_ns, cache_key, fetched, settings.ttl_s)
@@ -78,12 +78,3 @@ def responder(invoker: Invoker, mc: MethodCache, services: Services) -> Responde
 
     return respond
 
-
-async def _drain(outcome: Outcome) -> bytes:
-    upstream = outcome.upstream
-    assert upstream is not None
-    try:
-        chunks = [chunk async for chunk in upstream.stream()]
-    finally:
-        upstream.release()
-    return b"".join(chunks)

@@ -107,14 +107,19 @@ class RedisCluster:
         subprocess.run(["redis-cli", "--cluster", "create", *addrs, "--cluster-replicas", "0",
                         "--cluster-yes"], check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, env={**os.environ})
+        # every node, not only the first: a client may be sent to any of them, and a node
+        # that has not yet heard the others' slots answers CLUSTERDOWN
         deadline = time.monotonic() + 15
+        waiting = list(self.nodes)
         while time.monotonic() < deadline:
-            out = subprocess.run(["redis-cli", "-p", str(self.nodes[0].port), "cluster", "info"],
-                                 capture_output=True, text=True).stdout
-            if "cluster_state:ok" in out:
+            waiting = [n for n in waiting if "cluster_state:ok" not in subprocess.run(
+                ["redis-cli", "-p", str(n.port), "cluster", "info"],
+                capture_output=True, text=True).stdout]
+            if not waiting:
                 return
             time.sleep(0.1)
-        raise RuntimeError("redis cluster did not reach cluster_state:ok")
+        raise RuntimeError(f"redis cluster nodes {[n.port for n in waiting]} did not reach "
+                           "cluster_state:ok")
 
     def stop(self) -> None:
         for node in self.nodes:
