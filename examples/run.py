@@ -1,21 +1,45 @@
 """`make run`: start the example backend, then the gateway on the example config, in the
-foreground; Ctrl-C stops both."""
+foreground; Ctrl-C, SIGTERM or SIGHUP stops both (and the gateway stops its functions)."""
 
 from __future__ import annotations
 
+import argparse
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 
 HERE = Path(__file__).resolve().parent
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
-    config = sys.argv[1] if len(sys.argv) > 1 else str(HERE / "sluice.yaml")
-    backend = subprocess.Popen([sys.executable, str(HERE / "backend.py"), "--port", "9001"])
-    time.sleep(0.5)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("config", nargs="?", default=str(HERE / "sluice.yaml"))
+    parser.add_argument("--backend-port", type=int, default=9001,
+                        help="the example backend's port (the example config names 9001)")
+    args = parser.parse_args()
+    config = args.config
+    # Ctrl-C, and a plain kill, reach only this process when it is not run from a terminal
+    # (a background job even starts with SIGINT ignored): stop the children either way
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
+    backend = subprocess.Popen([sys.executable, str(HERE / "backend.py"),
+                                "--port", str(args.backend_port)])
+    try:
+        time.sleep(0.5)
+        return _serve(config)
+    finally:
+        backend.terminate()
+        backend.wait()
+
+
+def _serve(config: str) -> int:
     if Path(config).resolve() != HERE / "sluice.yaml":
         hint = HERE / "sam" / "README.md" if "sam" in Path(config).parts else None
         print(f"\nSluice on {config}" + (f": see {hint} for what to curl" if hint else ""),
@@ -55,10 +79,10 @@ Try:
     except KeyboardInterrupt:
         gateway.send_signal(signal.SIGTERM)
         return gateway.wait()
-    finally:
-        backend.terminate()
-        backend.wait()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # stopped before the gateway started: the backend is stopped
+        sys.exit(130)

@@ -4,7 +4,9 @@ as its printed hints say."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +16,9 @@ import aiohttp
 import pytest
 
 from tests.support.gateway import GatewayProcess
+from tests.support.processes import alive, descendants
 from tests.support.redis_server import free_port
+from tests.support.waiting import eventually
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -114,3 +118,45 @@ async def test_the_example_templated_validated_and_cors_routes(example: GatewayP
         async with http.get(base + "/anything/" + "x" * 1100,
                             headers={"Accept-Encoding": "gzip"}) as r:
             assert r.status == 200 and r.headers["Content-Encoding"] == "gzip"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_make_run_stops_everything_it_started(tmp_path: Path, signum: int) -> None:
+    """`make run` (examples/run.py) killed by a signal only it receives, as a background job or
+    a supervisor sends it: the backend, the gateway and its function instances all stop."""
+    copy = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    backend, listen, admin = free_port(), free_port(), free_port()
+    config = copy / "sluice.yaml"
+    config.write_text(config.read_text().replace("127.0.0.1:9001", f"127.0.0.1:{backend}")
+                      .replace("127.0.0.1:8080", f"127.0.0.1:{listen}")
+                      .replace("127.0.0.1:8081", f"127.0.0.1:{admin}"))
+    run = subprocess.Popen(
+        [sys.executable, str(copy / "run.py"), str(config), "--backend-port", str(backend)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=EXAMPLES.parent,
+        # as a non-interactive shell starts a background job: SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    started: set[int] = set()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async def lambda_answers() -> bool:
+                try:
+                    async with http.get(f"http://127.0.0.1:{listen}/prod/lambda/pets") as resp:
+                        return resp.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await eventually(lambda_answers, within=30, what="the example's Lambda route")
+        started = descendants(run.pid)
+        assert len(started) >= 3  # the backend, the gateway, a function instance
+        run.send_signal(signum)
+        assert run.wait(20) in (0, 130, -signal.SIGTERM)
+        await eventually(lambda: not any(alive(pid) for pid in started), within=10,
+                         what="every process make run started has stopped")
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        for pid in started:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
