@@ -50,8 +50,8 @@ def error_message(payload: bytes) -> str:
 
 
 class AwsLambdaInvoker(Invoker):
-    __slots__ = ("_binding", "_broken", "_function", "_request", "_responses", "_target",
-                 "timeout_s", "type_name")
+    __slots__ = ("_binding", "_function", "_request", "_responses", "_target", "timeout_s",
+                 "type_name")
 
     def __init__(self, integration: Integration, scope: MethodScope) -> None:
         self.type_name = "AWS"
@@ -59,9 +59,10 @@ class AwsLambdaInvoker(Invoker):
         self._request = RequestMapping(integration, scope)
         self._responses = IntegrationResponses(integration.responses, scope, "AWS")
         self._binding = binding = bind_function(integration, scope)
-        self._function = binding.function
+        # None: answer 500 (no usable function, or a request template that cannot be used)
+        self._function = binding.function if binding.callable and not self._request.broken \
+            else None
         self._target = binding.target
-        self._broken = not binding.callable or self._request.broken
 
     def describe(self) -> str:
         return self._binding.describe("AWS Lambda")
@@ -69,7 +70,7 @@ class AwsLambdaInvoker(Invoker):
     async def invoke(self, ctx: RequestContext) -> Outcome:
         function = self._function
         target = self._target
-        if self._broken or function is None or target is None:
+        if function is None or target is None:
             raise ApiConfigurationError()
         mapped = await self._request.map(ctx)
         deadline = asyncio.get_running_loop().time() + self.timeout_s

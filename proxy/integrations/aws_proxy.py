@@ -112,8 +112,8 @@ def authorizer_fields(ctx: RequestContext) -> dict[str, object] | None:
 
 
 class AwsProxyInvoker(Invoker):
-    __slots__ = ("_binary", "_binding", "_broken", "_function", "_resource",
-                 "_stage_variables", "_target", "timeout_s", "type_name")
+    __slots__ = ("_binary", "_binding", "_function", "_resource", "_stage_variables",
+                 "_target", "timeout_s", "type_name")
 
     def __init__(self, integration: Integration, scope: MethodScope) -> None:
         self.type_name = "AWS_PROXY"
@@ -122,9 +122,8 @@ class AwsProxyInvoker(Invoker):
         self._stage_variables = scope.stage_variables
         self._binary = scope.binary_media_types
         self._binding = binding = bind_function(integration, scope)
-        self._function = binding.function
+        self._function = binding.function if binding.callable else None  # None: answer 500
         self._target = binding.target
-        self._broken = not binding.callable
 
     def describe(self) -> str:
         return self._binding.describe("AWS_PROXY")
@@ -132,7 +131,7 @@ class AwsProxyInvoker(Invoker):
     async def invoke(self, ctx: RequestContext) -> Outcome:
         function = self._function
         target = self._target
-        if self._broken or function is None or target is None:
+        if function is None or target is None:
             raise ApiConfigurationError()
         request = ctx.request
         body = ctx.body
