@@ -110,7 +110,7 @@ class HttpInvoker(Invoker):
             raise ApiConfigurationError()
         request = ctx.request
         assert request is not None
-        mapped = self._request.map_now(ctx) or await self._request.map(ctx)
+        mapped = self._request.map_now(ctx) or await self._request.map_read(ctx)
         client_method = request.method
         method = client_method if self._method == "ANY" else self._method
         content_type = mapped.content_type

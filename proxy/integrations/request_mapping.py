@@ -262,10 +262,10 @@ class RequestMapping:
 
     async def map(self, ctx: RequestContext) -> MappedRequest:
         """The integration request of one method request (spec 8.2, 8.5, 10.2)."""
-        mapped = self.map_now(ctx)
-        if mapped is not None:
-            return mapped
-        # the body is to be read whole, or to be decoded first
+        return self.map_now(ctx) or await self.map_read(ctx)
+
+    async def map_read(self, ctx: RequestContext) -> MappedRequest:
+        """``map`` where ``map_now`` could not answer: the body is read whole, or decoded."""
         request = ctx.request
         request_body = ctx.body
         assert request is not None and request_body is not None
@@ -275,7 +275,7 @@ class RequestMapping:
 
     def map_now(self, ctx: RequestContext) -> MappedRequest | None:
         """``map`` without a coroutine (~2k instructions) when nothing is to be awaited: the
-        body, if one is read, is in memory and not encoded; None otherwise (await ``map``)."""
+        body, if one is read, is in memory and not encoded; None otherwise (await ``map_read``)."""
         request = ctx.request
         assert request is not None
         content_type = request.headers.get(hdrs.CONTENT_TYPE)
