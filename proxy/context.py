@@ -361,14 +361,15 @@ def typed(ctx: RequestContext, variable: Variable) -> Any:
     if attr is None:
         return None
     kind = variable.kind
-    if kind == "id" or kind == "text":  # most reads ($context.requestId, .stage): inline
-        raw = getattr(ctx, attr)
+    # most reads ($context.requestId, .stage) are one attribute; identity.* and authorizer.*
+    # go on into the authorizer's state
+    raw = getattr(ctx, attr) if not variable.path and variable.key is None \
+        else read(ctx, variable)
+    if kind == "id" or kind == "text":
         return None if raw is None or raw == "" else raw if type(raw) is str else str(raw)
     if kind in ("int", "status"):
-        raw = getattr(ctx, attr)
         return None if raw is None or (kind == "status" and not raw) else raw
     if kind == "millis":
-        raw = getattr(ctx, attr)
         return None if raw is None else round(raw)
     if kind == "elapsed":
         return round(elapsed_ms(ctx))
@@ -393,6 +394,20 @@ def _tree(variables: Mapping[str, Variable]) -> _Tree:
 
 
 _TREE = _tree(VARIABLES)
+_AUTHORIZER = _TREE["authorizer"]
+
+
+def _authorizer_entry(ctx: RequestContext, name: str) -> Any:
+    """``$context.authorizer.claims`` (a Cognito user pool's claims, a map) and
+    ``$context.authorizer.KEY`` (a Lambda authorizer's ``principalId`` and context values):
+    named by the authorizer's answer, so not in ``VARIABLES``. None without them."""
+    auth = ctx.auth
+    if auth is None:
+        return None
+    if name == "claims":
+        return auth.claims
+    values = auth.values
+    return values.get(name) if values is not None else None
 
 
 class ContextView(Mapping[str, Any]):
@@ -409,7 +424,10 @@ class ContextView(Mapping[str, Any]):
         self._node = _TREE if node is None else node
 
     def __getitem__(self, name: str) -> Any:
-        entry = self._node[name]
+        node = self._node
+        if node is _AUTHORIZER and (name == "claims" or name not in node):
+            return _authorizer_entry(self._ctx, name)
+        entry = node[name]
         if type(entry) is Variable:
             return typed(self._ctx, entry)
         return ContextView(self._ctx, entry)  # type: ignore[arg-type]

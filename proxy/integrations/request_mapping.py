@@ -140,12 +140,9 @@ class MethodParams(ContextView):
             if type(raw) is str and raw:
                 return raw
         variable = VARIABLES.get(dotted)
-        if variable is None:
+        if variable is None or variable.kind == "unset":  # authorizer.KEY, .claims.NAME, ...
             return walk_context(self, dotted, names)
-        try:  # a variable named in full: what the nested views give, which read a value
-            return typed(self._ctx, variable)  # that cannot be typed as null
-        except (KeyError, TypeError):
-            return None
+        return typed(self._ctx, variable)  # a variable named in full
 
 
 # the variables read as text straight from an attribute of the request state

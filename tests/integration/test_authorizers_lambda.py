@@ -129,6 +129,12 @@ def _definition(*, key_source: str = "HEADER", policy: dict[str, Any] | None = N
             "/open": _echo(),
             "/byvar": _echo({"byvar": []}),
             "/novar": _echo({"novar": []}),
+            "/mapped": {"get": {"security": [tok], "x-amazon-apigateway-integration": {
+                "type": "mock", "requestTemplates": {"application/json": '{"statusCode": 200}'},
+                "responses": {"default": {"statusCode": "200", "responseTemplates": {
+                    "application/json": '{"principal": "$context.authorizer.principalId", '
+                                        '"tier": "$context.authorizer.tier", '
+                                        '"n": "$context.authorizer.n"}'}}}}}},
         },
     }
     if policy is not None:
@@ -220,6 +226,13 @@ async def test_an_allowed_token_reaches_the_function_with_its_principal_and_cont
     assert call == {"type": "TOKEN", "authorizationToken": "alice",
                     "methodArn": f"arn:aws:execute-api:us-east-1:{ACCOUNT}:authz/prod/GET/pets"}
     assert event["requestContext"]["accountId"] == ACCOUNT
+
+
+async def test_a_mapping_template_reads_the_principal_and_context(api: Api) -> None:
+    """$context.authorizer.* in a non-proxy method's templates (they printed empty before)."""
+    status, _headers, body = await api.get("/mapped", Authorization="alice")
+    assert status == 200
+    assert body == {"principal": "user-alice", "tier": "gold", "n": "3"}
 
 
 async def test_no_token_or_a_token_failing_the_expression_is_401_without_a_call(

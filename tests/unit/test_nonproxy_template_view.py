@@ -107,3 +107,21 @@ def test_a_request_that_reads_nothing_makes_nothing() -> None:
     text = compile_template("$input.path('$.a')$context.stage").render_text(
         b'{"a": 1}', params, params, {}, Overrides())
     assert text == "1prod"
+
+
+def test_the_authorizer_and_the_caller_reach_templates_through_either_view() -> None:
+    """``$context.authorizer.KEY``, ``.claims.NAME`` and ``identity.*`` of a signer read the
+    request's AuthState (they printed empty, or the AuthState itself, before)."""
+    template = compile_template(
+        "$context.authorizer.principalId|$context.authorizer.tier|"
+        "$context.authorizer.claims.sub|$context.identity.caller|$context.identity.userArn|"
+        "$context.authorizer.latency|$context.authorizer.status|$context.authorizer.nope")
+    ctx = _ctx()
+    expected = "me|gold|s-1|U1|arn:aws:iam::123456789012:user/u|4|200|"
+    assert template.render_text("", MethodParams(ctx), MethodParams(ctx), {},
+                                Overrides()) == expected
+    assert template.render_text("", MethodParams(ctx), ContextView(ctx), {},
+                                Overrides()) == expected
+    ctx.auth = None
+    assert template.render_text("", MethodParams(ctx), MethodParams(ctx), {},
+                                Overrides()) == "|" * 7
