@@ -18,6 +18,7 @@ from proxy._types import Phase, Services
 from proxy.accesslog import compile_format
 from proxy.authorizers import DeploymentAuth, StageAuth, deployment_auth
 from proxy.config.model import (
+    DEFAULT_ACCOUNT_ID,
     ApiConfig,
     Config,
     Method,
@@ -58,9 +59,8 @@ class Deployment:
     config: Config
     stages: Mapping[tuple[str, str], Stage]
     single_api: str | None  # the API id when the config has exactly one API
-    limit_divisor: int = 1
     body_timeout_s: float = 60.0  # server.clientBodyTimeoutSeconds, read on every request
-    account_id: str = "123456789012"  # aws.accountId: $context.accountId
+    account_id: str = DEFAULT_ACCOUNT_ID  # aws.accountId: $context.accountId
     # an API id by its lower-case form: the {apiId}.execute-api.* Host match ignores case
     # (host names do; logical ids from templates carry capitals, CONTRACT 9)
     host_apis: Mapping[str, str] = field(default_factory=dict)
@@ -82,11 +82,15 @@ def settings_key(resource_path: str, method: str) -> str:
     return f"{resource_path[1:]}/{method}"
 
 
+def _own_keys(resource_path: str, method: str) -> list[str]:
+    """The methodSettings keys naming this very method (the root also as AWS escapes it)."""
+    own = settings_key(resource_path, method)
+    return [f"~1/{method}", own] if resource_path == "/" else [own]
+
+
 def resolve_method_settings(stage: StageConfig, resource_path: str, method: str) -> MethodSettings:
     """Field by field: "res/METHOD", then "res/*", then "*/*" (the most specific set value wins)."""
-    candidates = [settings_key(resource_path, method), settings_key(resource_path, "*"), "*/*"]
-    if resource_path == "/":
-        candidates[0:0] = [f"~1/{method}"]
+    candidates = [*_own_keys(resource_path, method), settings_key(resource_path, "*"), "*/*"]
     entries = [stage.method_settings[k] for k in candidates if k in stage.method_settings]
     values = {}
     for name in MethodSettings.__slots__:
@@ -141,7 +145,7 @@ def compile_deployment(config: Config, services: Services) -> Deployment:
             stages[(api.id, stage_name)] = _compile_stage(api, stage_config, services, account,
                                                           auth, parts)
     single = config.apis[0].id if len(config.apis) == 1 else None
-    return Deployment(config, stages, single, divisor, config.server.client_body_timeout_s,
+    return Deployment(config, stages, single, config.server.client_body_timeout_s,
                       config.aws.account_id, {api.id.lower(): api.id for api in config.apis})
 
 
@@ -174,10 +178,8 @@ def caching_enabled(stage: StageConfig, resource_path: str, method: str,
     its own ``"path/METHOD"`` one, since caching on a stage covers GET alone (DG)."""
     if method in ("GET", "ANY"):
         return resolved.caching_enabled
-    keys = [settings_key(resource_path, method)]
-    if resource_path == "/":
-        keys.append(f"~1/{method}")
-    own = next((stage.method_settings[k] for k in keys if k in stage.method_settings), None)
+    own = next((stage.method_settings[k] for k in _own_keys(resource_path, method)
+                if k in stage.method_settings), None)
     return own.caching_enabled if own is not None else None
 
 
@@ -224,13 +226,9 @@ def _compile_method(api: ApiConfig, stage: StageConfig, resource_path: str, meth
         method_cache = MethodCache(cache_settings, key, f"{api.id}:{stage.name}")
     metrics_enabled = settings.metrics_enabled is not False
     return MethodRoute(
-        api_id=api.id,
-        stage=stage.name,
         resource_path=resource_path,
         resource_id=resource_id(api.id, resource_path),
-        http_method=method.http_method,
         invoker=invoker,
-        cache=method_cache,
         phases=route_phases(method, services=services, api_id=api.id, stage=stage.name,
                             resource_path=resource_path, account=account,
                             stage_bucket=throttled, auth=auth,

@@ -20,13 +20,9 @@ class MethodCache:
 # would run wherever a route keys a dict.
 @dataclass(frozen=True, slots=True, eq=False)
 class MethodRoute:
-    api_id: str
-    stage: str
     resource_path: str
     resource_id: str  # $context.resourceId: AWS's 6-character id, derived from the path
-    http_method: str  # as declared: GET ... or ANY
-    invoker: Invoker
-    cache: MethodCache | None
+    invoker: Invoker  # for `sluice routes`; requests reach it through respond
     # before the integration, in AWS's order; empty for a route that needs none
     phases: tuple[Phase, ...]
     respond: Responder  # the integration (behind the cache where it caches) and its response
