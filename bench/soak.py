@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -39,16 +40,10 @@ SERIES = ("rss_mb", "fds", "sockets", "tasks")
 
 def slope_per_minute(points: list[tuple[float, float]]) -> float:
     """Least-squares slope of ``(seconds, value)`` points, in value per minute."""
-    n = len(points)
-    if n < 2:
+    if len(points) < 2 or len({t for t, _ in points}) < 2:
         return 0.0
-    mean_t = sum(t for t, _ in points) / n
-    mean_v = sum(v for _, v in points) / n
-    var = sum((t - mean_t) ** 2 for t, _ in points)
-    if var == 0:
-        return 0.0
-    cov = sum((t - mean_t) * (v - mean_v) for t, v in points)
-    return cov / var * 60.0
+    return statistics.linear_regression([t for t, _ in points],
+                                        [v for _, v in points]).slope * 60.0
 
 
 def _proc(pid: int) -> dict[str, float]:

@@ -33,6 +33,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from proxy.context import RequestContext
+from proxy.response import CLIENT_CLOSED
 
 __all__ = [
     "FLUSH_INTERVAL_S", "LATENCY_BUCKETS", "METRIC_NAMES", "THROTTLE_LEVELS", "MethodMetrics",
@@ -167,7 +168,7 @@ class MethodMetrics:
         for status, n in collections.Counter(statuses).items():
             n_status[status] = n_status.get(status, 0) + n
             # 499: the client left first (nginx's code), which is not an API error
-            if 400 <= status < 500 and status != 499:
+            if 400 <= status < 500 and status != CLIENT_CLOSED:
                 self.n_4xx += n
             elif 500 <= status < 600:
                 self.n_5xx += n

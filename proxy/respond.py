@@ -20,15 +20,14 @@ from proxy.errors import GatewayError, QuotaExceeded, Throttled, UpstreamError
 from proxy.gateway_responses import StageGatewayResponses
 from proxy.headers import GATEWAY_OWN
 from proxy.integrations.base import Outcome
-from proxy.response import RawResponse
+from proxy.response import CLIENT_CLOSED, RawResponse
 
-__all__ = ["CLIENT_CLOSED", "buffered", "client_gone", "gateway_error", "stream"]
+__all__ = ["buffered", "client_gone", "gateway_error", "stream"]
 
 log = logging.getLogger("sluice.handler")
 # a client that aborts thousands of requests must not write thousands of lines
 _gone_log = BoundedLog(log)
 
-CLIENT_CLOSED = 499  # nginx's status for "the client closed the connection first"
 
 _DEFAULT_RESPONSES = StageGatewayResponses({}, {})
 _TRACED = frozenset({"INTEGRATION_TIMEOUT", "INTEGRATION_FAILURE", "API_CONFIGURATION_ERROR"})

@@ -21,7 +21,9 @@ from http import HTTPStatus
 from aiohttp import web
 from aiohttp.http import HttpVersion10, HttpVersion11
 
-__all__ = ["RawResponse", "encode_head"]
+__all__ = ["CLIENT_CLOSED", "RawResponse", "encode_head"]
+
+CLIENT_CLOSED = 499  # nginx's status for "the client closed the connection first"
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 # Above this a body is handed to the transport and then waited on to drain, so a slow client
