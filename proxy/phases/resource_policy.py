@@ -10,7 +10,7 @@ A stage without a resource policy has no such phase.
 from __future__ import annotations
 
 from proxy._types import Phase
-from proxy.auth import DENY, IamIdentity, RequestFacts
+from proxy.auth import ANONYMOUS, DENY, IamIdentity, RequestFacts
 from proxy.auth.policy import resource_message
 from proxy.authorizers import StageAuth
 from proxy.context import AuthState, RequestContext
@@ -30,7 +30,8 @@ def guard(auth: StageAuth) -> Phase | None:
     def first(ctx: RequestContext) -> None:
         arn = method_arn(ctx)
         state = ctx.auth = AuthState(arn)
-        decision = policy.evaluate(arn, facts(ctx) if reads_request else RequestFacts(),
+        # a policy that reads nothing of the request answers from its per-ARN memo
+        decision = policy.evaluate(arn, facts(ctx) if reads_request else ANONYMOUS,
                                    before_caller=True)
         if decision == DENY:
             raise AccessDenied(resource_message("anonymous", arn, explicit=True))
