@@ -119,6 +119,23 @@ def test_header_sources_and_template_variables() -> None:
                                     "a": "api1"}
 
 
+def test_sources_without_a_request_and_unknown_variables() -> None:
+    responses = StageGatewayResponses({
+        "DEFAULT_5XX": GatewayResponseDef("DEFAULT_5XX", None, {
+            "gatewayresponse.header.A": "method.request.header.x-h",
+            "gatewayresponse.header.B": "method.request.path.id",
+            "gatewayresponse.header.C": "'lit'",
+            "gatewayresponse.header.D": "context.error.messageString",
+            "gatewayresponse.header.E": "integration.response.header.x",  # not a source here
+        }, {"text/plain": "$context.nosuch|$stageVariables.none|${context.error.message}"}),
+    }, {})
+    # an answer given before the request is on the state (ctx.request None)
+    r = responses.render("INTEGRATION_FAILURE", ctx(), "boom")
+    assert r.headers == (("x-amzn-ErrorType", "InternalServerErrorException"), ("C", "lit"),
+                         ("D", '"boom"'))
+    assert (r.status, r.content_type, r.body) == (502, "text/plain", b"||boom")
+
+
 def test_header_helpers() -> None:
     from proxy.headers import forwardable, remap_response
 
