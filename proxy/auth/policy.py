@@ -32,6 +32,7 @@ __all__ = [
     "ALLOW",
     "DENY",
     "NO_DECISION",
+    "AuthKind",
     "Decision",
     "Policy",
     "PolicyDocument",

@@ -18,7 +18,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from proxy.auth import Decision, SigV4Verifier
 from proxy.authorizers.services import AuthorizerServices
@@ -28,9 +28,8 @@ from proxy.context import AuthState, RequestContext
 if TYPE_CHECKING:
     from proxy._types import Services
 
-__all__ = ["AuthKind", "Authorizer", "AuthorizerScope", "Verdict"]
+__all__ = ["Authorizer", "AuthorizerScope", "Verdict"]
 
-AuthKind = Literal["CUSTOM", "COGNITO_USER_POOLS", "AWS_IAM"]  # AWS's authorizationType
 Verdict = Decision | Awaitable[Decision]
 
 
@@ -55,7 +54,6 @@ class Authorizer(ABC):
     """One authorizer of one stage."""
 
     __slots__ = ("definition",)
-    kind: AuthKind
 
     def __init__(self, definition: AuthorizerDef) -> None:
         self.definition = definition

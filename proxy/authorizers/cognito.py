@@ -20,7 +20,6 @@ __all__ = ["CognitoUserPoolAuthorizer"]
 
 class CognitoUserPoolAuthorizer(Authorizer):
     __slots__ = ("_cognito",)
-    kind = "COGNITO_USER_POOLS"
 
     def __init__(self, definition: AuthorizerDef, scope: AuthorizerScope) -> None:
         super().__init__(definition)

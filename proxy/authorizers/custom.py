@@ -59,7 +59,6 @@ class CustomAuthorizer(Authorizer):
 
     __slots__ = ("_broken", "_cache", "_calls", "_function", "_identity", "_sources",
                  "_stage_variables", "_target")
-    kind = "CUSTOM"
 
     def __init__(self, definition: AuthorizerDef, scope: AuthorizerScope) -> None:
         super().__init__(definition)

@@ -35,7 +35,7 @@ def phase(method: MethodAuthorization, auth: StageAuth) -> Phase | None:
     if method.authorizer is None:
         return None if policy is None else _policy_only(auth)
     authorizer = auth.authorizer(method.authorizer.name)
-    kind = authorizer.kind
+    kind = method.authorization_type  # CUSTOM, COGNITO_USER_POOLS or AWS_IAM with an authorizer
     scopes = frozenset(method.authorization_scopes)
     # the policy's first-phase answer stands unless it names principals (then it is asked
     # again with the caller: an IAM signer, or anonymous)
