@@ -88,10 +88,6 @@ TYPES: dict[str, ResponseType] = {t.name: t for t in (
     _t("CACHE_CONTROL_FORBIDDEN", 403, "AccessDeniedException", "Unauthorized"),
 )}
 
-AWS_TYPES: tuple[str, ...] = tuple(
-    n for n in TYPES
-    if n not in ("STAGE_NOT_FOUND", "CACHE_CONTROL_FORBIDDEN", "BAD_REQUEST", "REQUEST_TIMEOUT"))
-
 _NAME = r"([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)"
 _VAR = re.compile(
     rf"\$(?:\{{(context|stageVariables)\.{_NAME}\}}|(context|stageVariables)\.{_NAME})")

@@ -261,5 +261,6 @@ class ResultCache:
         entries[key] = (self._clock() + self._ttl, result)
 
     def clear(self) -> None:
-        """``DELETE .../stages/{stage}/cache/authorizers``."""
+        """Forget every result (AWS's ``DELETE .../stages/{stage}/cache/authorizers``, which
+        Sluice does not serve: a new deployment makes new caches)."""
         self._entries.clear()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from proxy.auth import Decision, SigV4Verifier
 from proxy.authorizers.services import AuthorizerServices
-from proxy.config.model import AuthorizerDef, AwsSettings, Config
+from proxy.config.model import AuthorizerDef, Config
 from proxy.context import AuthState, RequestContext
 
 if TYPE_CHECKING:
@@ -44,10 +44,6 @@ class AuthorizerScope:
     services: Services
     shared: AuthorizerServices
     sigv4: SigV4Verifier  # the deployment's, over iam.credentials
-
-    @property
-    def aws(self) -> AwsSettings:
-        return self.config.aws
 
 
 class Authorizer(ABC):
