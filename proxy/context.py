@@ -29,7 +29,7 @@ import orjson
 if TYPE_CHECKING:
     from aiohttp.web import BaseRequest
 
-    from proxy.auth import Decision, IamIdentity
+    from proxy.auth import Decision, IamIdentity, RequestFacts
     from proxy.body import RequestBody
     from ratelimit import KeyRecord, PlanRecord
 
@@ -52,7 +52,7 @@ class AuthState:
     that has neither, so such a route pays nothing for them). ``$context.authorizer.*`` and
     ``$context.identity.*`` read it through ``VARIABLES``."""
 
-    __slots__ = ("caller", "claims", "error", "integration_latency_ms", "latency_ms",
+    __slots__ = ("caller", "claims", "error", "facts", "integration_latency_ms", "latency_ms",
                  "method_arn", "policy", "request_id", "status", "usage_identifier_key",
                  "values")
 
@@ -60,6 +60,9 @@ class AuthState:
         self.method_arn = method_arn  # arn:aws:execute-api:{region}:{account}:{api}/{stage}/...
         # the resource policy's decision before the authorizer (None: the stage has none)
         self.policy: Decision | None = None
+        # what the resource policy read of the request in its first phase, when it reads any;
+        # its final phase asks again with the caller set on them
+        self.facts: RequestFacts | None = None
         self.caller: IamIdentity | None = None  # a verified SigV4 signer (AWS_IAM)
         # $context.authorizer.KEY: a Lambda authorizer's principalId and context, stringified
         self.values: Mapping[str, str] | None = None

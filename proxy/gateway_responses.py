@@ -12,13 +12,13 @@ Rendering is compiled per stage at deployment load; an uncustomised response is 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import orjson
 
 from proxy.config.model import GatewayResponseDef
-from proxy.context import RequestContext, value
+from proxy.context import RequestContext, getter
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +88,6 @@ TYPES: dict[str, ResponseType] = {t.name: t for t in (
     _t("CACHE_CONTROL_FORBIDDEN", 403, "AccessDeniedException", "Unauthorized"),
 )}
 
-AWS_TYPES: tuple[str, ...] = tuple(
-    n for n in TYPES
-    if n not in ("STAGE_NOT_FOUND", "CACHE_CONTROL_FORBIDDEN", "BAD_REQUEST", "REQUEST_TIMEOUT"))
-
 _NAME = r"([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)"
 _VAR = re.compile(
     rf"\$(?:\{{(context|stageVariables)\.{_NAME}\}}|(context|stageVariables)\.{_NAME})")
@@ -104,40 +100,107 @@ class Rendered:
     content_type: str
 
 
-def context_value(ctx: RequestContext, name: str, error: ResponseType,
-                  message: str | None) -> str | None:
+# One gateway response source or template variable, compiled once per stage: it reads the
+# request and the error being answered (its type and $context.error.message).
+Read = Callable[[RequestContext, ResponseType, str | None], str | None]
+
+_ERROR_VARIABLES: Mapping[str, Read] = {
+    "error.message": lambda _c, _t, message: message,
+    "error.messageString": lambda _c, _t, message: orjson.dumps(message).decode(),
+    "error.responseType": lambda _c, rtype, _m: rtype.name,
+}
+
+
+def _context_read(name: str) -> Read:
     """``$context.name`` for a gateway response: the error variables, then the request's."""
-    if name == "error.message":
-        return message
-    if name == "error.messageString":
-        return orjson.dumps(message).decode()
-    if name == "error.responseType":
-        return error.name
-    return value(ctx, name)
+    found = _ERROR_VARIABLES.get(name)
+    if found is not None:
+        return found
+    read = getter(name)
+    return lambda ctx, _t, _m: read(ctx)
 
 
-def _request_value(ctx: RequestContext, kind: str, name: str) -> str | None:
-    request = ctx.request
-    if request is None:
-        return None
+def _request_read(kind: str, name: str) -> Read:
+    # a gateway response may answer before the request is on the state (ctx.request None)
     if kind == "header":
-        return request.headers.get(name)
+        return lambda c, _t, _m: None if c.request is None else c.request.headers.get(name)
     if kind == "querystring":
-        return request.query.get(name)
-    return ctx.path_params.get(name)
+        return lambda c, _t, _m: None if c.request is None else c.request.query.get(name)
+    return lambda c, _t, _m: None if c.request is None else c.path_params.get(name)
+
+
+def _source_read(source: str, stage_variables: Mapping[str, str]) -> Read | None:
+    """A ``gatewayresponse.header.*`` source: a 'literal', stageVariables.X, context.X or
+    method.request.{header,querystring,path}.X; None for anything else (no header)."""
+    if len(source) >= 2 and source[0] == source[-1] == "'":
+        literal = source[1:-1]
+        return lambda _c, _t, _m: literal
+    if source.startswith("stageVariables."):
+        stage_value = stage_variables.get(source[len("stageVariables."):])
+        return lambda _c, _t, _m: stage_value
+    if source.startswith("context."):
+        return _context_read(source[len("context."):])
+    for prefix, kind in (("method.request.header.", "header"),
+                         ("method.request.querystring.", "querystring"),
+                         ("method.request.path.", "path")):
+        if source.startswith(prefix):
+            return _request_read(kind, source[len(prefix):])
+    return None
+
+
+def _template(template: str, stage_variables: Mapping[str, str]) -> tuple[str | Read, ...]:
+    """A body template as its text and its variables, in order (not VTL: only ``$context.*``
+    and ``$stageVariables.*``, each replaced by its value or nothing)."""
+    parts: list[str | Read] = []
+    at = 0
+    for m in _VAR.finditer(template):
+        parts.append(template[at:m.start()])
+        name = m.group(2) or m.group(4)
+        if (m.group(1) or m.group(3)) == "stageVariables":
+            parts.append(stage_variables.get(name) or "")
+        else:
+            parts.append(_context_read(name))
+        at = m.end()
+    parts.append(template[at:])
+    return tuple(p for p in parts if p != "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Custom:
+    """One customised response type of one stage, compiled."""
+
+    status: int | None
+    headers: tuple[tuple[str, Read], ...]
+    template: tuple[str, tuple[str | Read, ...]] | None  # (content type, parts)
+
+    @classmethod
+    def of(cls, definition: GatewayResponseDef, stage_variables: Mapping[str, str]) -> _Custom:
+        headers = []
+        for target, source in definition.response_parameters.items():
+            read = _source_read(source, stage_variables)
+            if read is not None:
+                headers.append((target.removeprefix("gatewayresponse.header."), read))
+        templates = definition.response_templates
+        template = None
+        if templates:
+            content_type, text = ("application/json", templates["application/json"]) \
+                if "application/json" in templates else next(iter(templates.items()))
+            template = (content_type, _template(text, stage_variables))
+        return cls(definition.status_code, tuple(headers), template)
 
 
 class StageGatewayResponses:
-    """The gateway responses of one stage: AWS defaults merged with the API's customisation."""
+    """The gateway responses of one stage: AWS defaults merged with the API's customisation,
+    its sources and templates compiled here (a render reads values, it parses nothing)."""
 
-    __slots__ = ("_custom", "_stage_variables")
+    __slots__ = ("_custom",)
 
     def __init__(self, custom: Mapping[str, GatewayResponseDef],
                  stage_variables: Mapping[str, str]) -> None:
-        self._custom = dict(custom)
-        self._stage_variables = stage_variables
+        self._custom = {name: _Custom.of(definition, stage_variables)
+                        for name, definition in custom.items()}
 
-    def _definition(self, rtype: ResponseType) -> GatewayResponseDef | None:
+    def _definition(self, rtype: ResponseType) -> _Custom | None:
         if not rtype.customisable:
             return None
         own = self._custom.get(rtype.name)
@@ -159,50 +222,20 @@ class StageGatewayResponses:
         if definition is None:
             body = rtype.body if message == rtype.message else _message_body(rtype, message)
             return Rendered(rtype.status, own, body, content_type)
-        status = definition.status_code or rtype.status
+        status = definition.status or rtype.status
         headers = list(own)
-        for target, source in definition.response_parameters.items():
-            name = target.removeprefix("gatewayresponse.header.")
-            got = self._source_value(source, ctx, rtype, message)
+        for name, read in definition.headers:
+            got = read(ctx, rtype, message)
             if got is not None:
                 headers.append((name, got))
-        templates = definition.response_templates
-        if templates:
-            template = templates.get("application/json")
-            if template is None:
-                content_type, template = next(iter(templates.items()))
-            body = self._substitute(template, ctx, rtype, message).encode()
+        if definition.template is not None:
+            content_type, parts = definition.template
+            body = "".join(
+                part if isinstance(part, str) else (part(ctx, rtype, message) or "")
+                for part in parts).encode()
         else:
             body = rtype.body if message == rtype.message else _message_body(rtype, message)
         return Rendered(status, tuple(headers), body, content_type)
-
-    def _source_value(self, source: str, ctx: RequestContext, rtype: ResponseType,
-                      message: str | None) -> str | None:
-        if len(source) >= 2 and source[0] == source[-1] == "'":
-            return source[1:-1]
-        if source.startswith("stageVariables."):
-            return self._stage_variables.get(source[len("stageVariables."):])
-        if source.startswith("context."):
-            return context_value(ctx, source[len("context."):], rtype, message)
-        for prefix, kind in (("method.request.header.", "header"),
-                             ("method.request.querystring.", "querystring"),
-                             ("method.request.path.", "path")):
-            if source.startswith(prefix):
-                return _request_value(ctx, kind, source[len(prefix):])
-        return None
-
-    def _substitute(self, template: str, ctx: RequestContext, rtype: ResponseType,
-                    message: str | None) -> str:
-        def one(m: re.Match[str]) -> str:
-            source = m.group(1) or m.group(3)
-            name = m.group(2) or m.group(4)
-            if source == "stageVariables":
-                got = self._stage_variables.get(name)
-            else:
-                got = context_value(ctx, name, rtype, message)
-            return "" if got is None else got
-
-        return _VAR.sub(one, template)
 
 
 def _error_type(rtype: ResponseType) -> tuple[tuple[str, str], ...]:

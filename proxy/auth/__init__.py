@@ -11,7 +11,7 @@ Errors are ``proxy.errors.AuthError`` subclasses carrying the gateway response t
 
 from __future__ import annotations
 
-from proxy.auth._types import IamIdentity, RequestFacts
+from proxy.auth._types import ANONYMOUS, IamIdentity, RequestFacts
 from proxy.auth.arn import api_arn, mask_account, method_arn
 from proxy.auth.cognito import CognitoAuthorizer, CognitoClaims, Jwks, JwksError, UserPool
 from proxy.auth.lambda_authorizer import (
@@ -40,6 +40,7 @@ from proxy.auth.sigv4 import SigV4Verifier
 
 __all__ = [
     "ALLOW",
+    "ANONYMOUS",
     "DENY",
     "NO_DECISION",
     "AuthorizerResult",

@@ -7,8 +7,9 @@ and ``token_use``: a method without ``authorizationScopes`` takes ID tokens; one
 takes access tokens whose ``scope`` holds any of them. Anything else is 401 UNAUTHORIZED.
 ``identityValidationExpression`` is matched against the ``aud`` (or ``client_id``) claim.
 
-The JWKS comes from a file or an http(s) URL: read once at start, read again only when a token
-names a key id it lacks, and then at most once per ``min_refresh_seconds``, never per request.
+The JWKS comes from a file or an http(s) URL: read when the first token is verified (or
+earlier by ``load``), read again only when a token names a key id it lacks, and then at most
+once per ``min_refresh_seconds``, never per request.
 A verified token is remembered until it expires (bounded, per process), so a warm route pays a
 dict lookup and a set test instead of an RSA verification.
 
@@ -100,7 +101,7 @@ class Jwks:
         self._refreshing: asyncio.Future[None] | None = None
 
     async def load(self) -> None:
-        """Read the key set (at start); raises ``JwksError``."""
+        """Read the key set now (``key`` calls it for the first token); raises ``JwksError``."""
         self._last = self._clock()
         try:
             self._keys = _parse_jwks(await self._read(), self.source)
@@ -208,6 +209,8 @@ class CognitoAuthorizer:
         self._cache: dict[str, CognitoClaims] = {}
 
     async def load(self) -> None:
+        """Read every pool's key set before any token (tests); otherwise the first token to be
+        verified reads it. Raises ``JwksError``."""
         for jwks in self._pools.values():
             await jwks.load()
 
@@ -218,8 +221,13 @@ class CognitoAuthorizer:
         token = self.token(headers)
         verified = self.cached(token, scopes)
         if verified is None:
-            verified = _use(await self._verify(token), scopes)
+            verified = await self.verify(token, scopes)
         return verified
+
+    async def verify(self, token: str, scopes: frozenset[str] = frozenset()) -> CognitoClaims:
+        """Verify a token that ``cached`` did not answer for (``token`` as it returned it);
+        raise 401 UNAUTHORIZED, or 500 when the key set cannot be read."""
+        return _use(await self._verify(token), scopes)
 
     def token(self, headers: MultiMapping[str]) -> str:
         """The token a request carries; 401 when it carries none."""

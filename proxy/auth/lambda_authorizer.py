@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -81,9 +81,6 @@ def parse_identity_sources(text: str) -> tuple[IdentitySource, ...]:
     return tuple(sources)
 
 
-ContextLookup = Callable[[str], str | None]  # $context.NAME -> value
-
-
 class LambdaAuthorizer:
     """One TOKEN or REQUEST authorizer, compiled at deployment load."""
 
@@ -109,28 +106,17 @@ class LambdaAuthorizer:
             raise Unauthorized
         return token
 
-    def request_identity(self, headers: MultiMapping[str], query: MultiMapping[str],
-                         stage_variables: Mapping[str, str],
-                         context: ContextLookup) -> tuple[str, ...] | None:
-        """A REQUEST authorizer's cache key: every identity source's value. With caching on, a
-        missing or empty one is 401 without a call; with caching off there is no key (None)
-        and the function is called whatever the request holds."""
+    def request_identity(self, values: Iterable[str | None]) -> tuple[str, ...] | None:
+        """A REQUEST authorizer's cache key: every identity source's value, in the sources'
+        order (read by getters compiled at load, ``proxy.authorizers.custom``). With caching
+        on, a missing or empty one is 401 without a call; with caching off there is no key
+        (None, ``values`` not read) and the function is called whatever the request holds."""
         if not self.caching:
             return None
-        values = []
-        for source in self.sources:
-            if source.kind == "header":
-                value = headers.get(source.name)
-            elif source.kind == "querystring":
-                value = query.get(source.name)
-            elif source.kind == "stageVariables":
-                value = stage_variables.get(source.name)
-            else:
-                value = context(source.name)
-            if not value:
-                raise Unauthorized
-            values.append(value)
-        return tuple(values)
+        key = tuple(values)
+        if not all(key):
+            raise Unauthorized
+        return key  # type: ignore[return-value]  # no None left
 
 
 def token_event(token: str, method_arn: str) -> dict[str, Any]:
@@ -275,5 +261,6 @@ class ResultCache:
         entries[key] = (self._clock() + self._ttl, result)
 
     def clear(self) -> None:
-        """``DELETE .../stages/{stage}/cache/authorizers``."""
+        """Forget every result (AWS's ``DELETE .../stages/{stage}/cache/authorizers``, which
+        Sluice does not serve: a new deployment makes new caches)."""
         self._entries.clear()

@@ -32,6 +32,7 @@ __all__ = [
     "ALLOW",
     "DENY",
     "NO_DECISION",
+    "AuthKind",
     "Decision",
     "Policy",
     "PolicyDocument",
@@ -353,7 +354,7 @@ def _grants_invoke(st: Statement) -> bool:
 
 
 class _Compiled:
-    __slots__ = ("conditions", "deny", "exact", "negate", "pattern", "principal", "specific")
+    __slots__ = ("conditions", "deny", "exact", "negate", "pattern", "principal")
 
     def __init__(self, st: Statement, execute_api: str | None) -> None:
         self.deny = st.effect == "Deny"
@@ -370,10 +371,9 @@ class _Compiled:
             if wild else None
         )
         self.negate = st.not_resource
+        # None when every caller is a principal (no Principal element, or "*"); otherwise
+        # the statement cannot be decided before the caller is known
         self.principal = _principal_check(st)
-        # names principals (not "*"): undecidable before the caller is known
-        self.specific = st.principals is not None and (st.not_principal or
-                                                      "*" not in st.principals)
         self.conditions = tuple(_condition_check(c) for c in st.conditions)
 
     def covers(self, arn: str) -> bool:
@@ -408,7 +408,7 @@ class Policy:
     def names_principals(self) -> bool:
         """Whether a statement names principals other than everyone, so the answer depends on
         who the caller is (an AWS_IAM signer, or anonymous)."""
-        return any(st.specific for st in self._statements)
+        return any(st.principal is not None for st in self._statements)
 
     def evaluate(self, arn: str, facts: RequestFacts = ANONYMOUS, *,
                  before_caller: bool = False) -> Decision:
@@ -428,9 +428,9 @@ class Policy:
     def _evaluate(self, arn: str, facts: RequestFacts, before_caller: bool) -> Decision:
         allowed = False
         for st in self._statements:
-            if not st.covers(arn) or (before_caller and st.specific):
-                continue
-            if st.principal is not None and not st.principal(facts.caller):
+            principal = st.principal
+            if not st.covers(arn) or (principal is not None and (
+                    before_caller or not principal(facts.caller))):
                 continue
             if st.conditions and not all(check(facts) for check in st.conditions):
                 continue
@@ -441,10 +441,12 @@ class Policy:
 
 
 def _principal_check(st: Statement) -> PrincipalCheck | None:
-    if st.principals is None:
-        return None
+    """Whether a caller is among the statement's principals; None when every caller is (no
+    Principal element, or ``"*"``), so a policy of such statements is memoised per ARN."""
     names = st.principals
-    if "*" in names:
+    if names is None or ("*" in names and not st.not_principal):
+        return None
+    if "*" in names:  # NotPrincipal "*": no caller
         matches: PrincipalCheck = lambda caller: True  # noqa: E731
     else:
         accounts = frozenset(n if n.isdigit() else n.split(":")[4] for n in names

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from proxy.authorizers.base import AuthKind, Authorizer, AuthorizerScope, Verdict
+from proxy.authorizers.base import Authorizer, AuthorizerScope, Verdict
 from proxy.authorizers.cognito import CognitoUserPoolAuthorizer
 from proxy.authorizers.custom import CustomAuthorizer
 from proxy.authorizers.iam import IamAuthorizer
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUTHORIZERS",
-    "AuthKind",
     "Authorizer",
     "AuthorizerScope",
     "AuthorizerServices",

@@ -18,19 +18,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from proxy.auth import Decision, SigV4Verifier
 from proxy.authorizers.services import AuthorizerServices
-from proxy.config.model import AuthorizerDef, AwsSettings, Config
+from proxy.config.model import AuthorizerDef, Config
 from proxy.context import AuthState, RequestContext
 
 if TYPE_CHECKING:
     from proxy._types import Services
 
-__all__ = ["AuthKind", "Authorizer", "AuthorizerScope", "Verdict"]
+__all__ = ["Authorizer", "AuthorizerScope", "Verdict"]
 
-AuthKind = Literal["CUSTOM", "COGNITO_USER_POOLS", "AWS_IAM"]  # AWS's authorizationType
 Verdict = Decision | Awaitable[Decision]
 
 
@@ -46,16 +45,11 @@ class AuthorizerScope:
     shared: AuthorizerServices
     sigv4: SigV4Verifier  # the deployment's, over iam.credentials
 
-    @property
-    def aws(self) -> AwsSettings:
-        return self.config.aws
-
 
 class Authorizer(ABC):
     """One authorizer of one stage."""
 
     __slots__ = ("definition",)
-    kind: AuthKind
 
     def __init__(self, definition: AuthorizerDef) -> None:
         self.definition = definition

@@ -8,8 +8,6 @@ loaded yet or lacks the token's key id.
 
 from __future__ import annotations
 
-from multidict import MultiMapping
-
 from proxy.auth import ALLOW, CognitoAuthorizer, CognitoClaims, Decision, UserPool
 from proxy.authorizers.base import Authorizer, AuthorizerScope, Verdict
 from proxy.config.model import AuthorizerDef
@@ -20,13 +18,11 @@ __all__ = ["CognitoUserPoolAuthorizer"]
 
 class CognitoUserPoolAuthorizer(Authorizer):
     __slots__ = ("_cognito",)
-    kind = "COGNITO_USER_POOLS"
 
     def __init__(self, definition: AuthorizerDef, scope: AuthorizerScope) -> None:
         super().__init__(definition)
         pools = scope.config.cognito.user_pools
-        header = definition.identity_source[0].name if definition.identity_source \
-            else "Authorization"
+        header = definition.identity_source[0].name  # the config always gives one
         # the loader refuses a provider ARN that cognito.userPools lacks
         self._cognito = CognitoAuthorizer(
             [(UserPool.from_arn(arn), scope.shared.jwks(pools[arn].jwks))
@@ -41,10 +37,9 @@ class CognitoUserPoolAuthorizer(Authorizer):
         if verified is not None:
             state.claims = verified.claims
             return ALLOW
-        return self._verify(state, request.headers, scopes)
+        return self._verify(state, token, scopes)
 
-    async def _verify(self, state: AuthState, headers: MultiMapping[str],
-                      scopes: frozenset[str]) -> Decision:
-        verified: CognitoClaims = await self._cognito.authenticate(headers, scopes)
+    async def _verify(self, state: AuthState, token: str, scopes: frozenset[str]) -> Decision:
+        verified: CognitoClaims = await self._cognito.verify(token, scopes)
         state.claims = verified.claims
         return ALLOW

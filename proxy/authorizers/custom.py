@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Hashable
+from collections.abc import Awaitable, Hashable, Mapping
 from typing import Any, Literal
 
 import orjson
@@ -26,6 +26,7 @@ import orjson
 from proxy.auth import (
     AuthorizerResult,
     Decision,
+    IdentitySource,
     LambdaAuthorizer,
     ResultCache,
     function_error,
@@ -36,11 +37,12 @@ from proxy.auth import (
 from proxy.authorizers.base import Authorizer, AuthorizerScope, Verdict
 from proxy.bounded_log import BoundedLog
 from proxy.config.model import AuthorizerDef
-from proxy.context import AuthState, RequestContext, value
+from proxy.context import AuthState, RequestContext, getter
 from proxy.errors import AuthError, AuthorizerConfigurationError
 from proxy.functions.arn import BadFunctionUri, FunctionTarget, resolve
 from proxy.functions.base import Function, FunctionUnavailable, NoInstance
 from proxy.integrations.aws_proxy import request_context
+from proxy.integrations.params import Getter, compile_source
 
 __all__ = ["AUTHORIZER_TIMEOUT_S", "CustomAuthorizer"]
 
@@ -55,9 +57,8 @@ class CustomAuthorizer(Authorizer):
     """A TOKEN or REQUEST authorizer of one stage: its function, its identity rules, its
     result cache (per process: no store round trip)."""
 
-    __slots__ = ("_broken", "_cache", "_calls", "_function", "_identity", "_stage_variables",
-                 "_target")
-    kind = "CUSTOM"
+    __slots__ = ("_broken", "_cache", "_calls", "_function", "_identity", "_sources",
+                 "_stage_variables", "_target")
 
     def __init__(self, definition: AuthorizerDef, scope: AuthorizerScope) -> None:
         super().__init__(definition)
@@ -66,6 +67,8 @@ class CustomAuthorizer(Authorizer):
         ttl = definition.result_ttl_seconds
         self._identity = LambdaAuthorizer(kind, definition.identity_source,
                                           validation=definition.validation, ttl_seconds=ttl)
+        self._sources = tuple(_source_getter(source, scope.stage_variables)
+                              for source in definition.identity_source)
         self._cache = ResultCache(ttl, clock=scope.shared.monotonic)
         self._calls: dict[Hashable, asyncio.Future[_Answer | AuthError]] = {}
         self._stage_variables = scope.stage_variables
@@ -93,8 +96,7 @@ class CustomAuthorizer(Authorizer):
         if self._identity.type == "TOKEN":
             key = token = self._identity.token(headers)  # 401 without a call
         else:  # every identity source, or None without a cache (401 without a call)
-            key = self._identity.request_identity(headers, request.query, self._stage_variables,
-                                                  lambda name: value(ctx, name))
+            key = self._identity.request_identity(get(ctx) for get in self._sources)
         if key is not None:
             cached = self._cache.get(key)
             if cached is not None:
@@ -163,6 +165,15 @@ class CustomAuthorizer(Authorizer):
         # Authorizer error" to the execution log); never the token or the event.
         log.warning("authorizer %s (%s): %s", self.definition.name, method_arn, why)
         return AuthorizerConfigurationError()
+
+
+def _source_getter(source: IdentitySource, stage_variables: Mapping[str, str]) -> Getter:
+    """One identity source read as parameter mappings read it, compiled once per stage."""
+    if source.kind == "context":
+        return getter(source.name)  # an unknown variable reads as unset: 401 with caching
+    found = compile_source(str(source), stage_variables)
+    assert found is not None  # a header, a query string or a stage variable always compiles
+    return found
 
 
 class _Answer:

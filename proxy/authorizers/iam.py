@@ -19,7 +19,6 @@ __all__ = ["IamAuthorizer"]
 
 class IamAuthorizer(Authorizer):
     __slots__ = ("_verifier",)
-    kind = "AWS_IAM"
 
     def __init__(self, definition: AuthorizerDef, scope: AuthorizerScope) -> None:
         super().__init__(definition)

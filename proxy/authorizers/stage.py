@@ -4,7 +4,7 @@ stage, so a result cache is per stage as on AWS) and its API key source."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from proxy.auth import Policy, SigV4Verifier, api_arn
@@ -50,10 +50,6 @@ class StageAuth:
         if found is None:
             found = self._authorizers[name] = self._make(name, self._scope)
         return found
-
-    @property
-    def authorizers(self) -> Mapping[str, Authorizer]:
-        return self._authorizers
 
 
 class DeploymentAuth:

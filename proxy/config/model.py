@@ -16,7 +16,7 @@ from typing import Literal
 
 from cache.policy import CacheControlStrategy
 from proxy.auth.lambda_authorizer import IdentitySource
-from proxy.auth.policy import PolicyDocument
+from proxy.auth.policy import AuthKind, PolicyDocument
 from proxy.config.validators import MethodValidation
 from ratelimit.limiter import OnError
 from ratelimit.quota import QuotaPeriod
@@ -175,7 +175,7 @@ class ApiKey:
 # --- who may call (CONTRACT section 8; read by proxy.config.authorizers) -------------------
 
 AuthorizerType = Literal["TOKEN", "REQUEST", "COGNITO_USER_POOLS", "AWS_IAM"]
-AuthorizationType = Literal["NONE", "CUSTOM", "COGNITO_USER_POOLS", "AWS_IAM"]
+AuthorizationType = AuthKind  # a method's authorizationType, as the decision tables read it
 
 DEFAULT_TTL_SECONDS = 300  # authorizerResultTtlInSeconds when unset (spec 11.1)
 

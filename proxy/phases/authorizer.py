@@ -23,7 +23,6 @@ from proxy.config.model import MethodAuthorization
 from proxy.context import AuthState, RequestContext
 from proxy.errors import AuthError
 from proxy.gateway_responses import TYPES
-from proxy.phases.resource_policy import facts
 
 __all__ = ["phase"]
 
@@ -35,7 +34,7 @@ def phase(method: MethodAuthorization, auth: StageAuth) -> Phase | None:
     if method.authorizer is None:
         return None if policy is None else _policy_only(auth)
     authorizer = auth.authorizer(method.authorizer.name)
-    kind = authorizer.kind
+    kind = method.authorization_type  # CUSTOM, COGNITO_USER_POOLS or AWS_IAM with an authorizer
     scopes = frozenset(method.authorization_scopes)
     # the policy's first-phase answer stands unless it names principals (then it is asked
     # again with the caller: an IAM signer, or anonymous)
@@ -43,12 +42,15 @@ def phase(method: MethodAuthorization, auth: StageAuth) -> Phase | None:
     account = auth.account_id
     method_arn = auth.method_arn
 
-    def decide(state: AuthState, ctx: RequestContext, decision: Decision) -> None:
+    def decide(state: AuthState, decision: Decision) -> None:
         resource = state.policy
         caller = state.caller
         if ask_again:
             assert policy is not None
-            resource = policy.evaluate(state.method_arn, facts(ctx, caller))
+            facts = state.facts
+            assert facts is not None  # the first phase built them: the policy reads the caller
+            facts.caller = caller
+            resource = policy.evaluate(state.method_arn, facts)
         authorize(kind, decision, resource, state.method_arn,
                   caller=caller.user_arn if caller is not None else "anonymous",
                   cross_account=caller is not None and caller.account_id != account)
@@ -61,18 +63,17 @@ def phase(method: MethodAuthorization, auth: StageAuth) -> Phase | None:
         try:
             verdict = authorizer.check(ctx, state, scopes)
             if isinstance(verdict, str):  # decided at once (a cached result, a signature)
-                decide(state, ctx, verdict)
+                decide(state, verdict)
                 _done(state, start)
                 return None
         except AuthError as err:
             _failed(state, start, err)
             raise
-        return wait(verdict, state, ctx, start)
+        return wait(verdict, state, start)
 
-    async def wait(verdict: Awaitable[Decision], state: AuthState, ctx: RequestContext,
-                   start: float) -> None:
+    async def wait(verdict: Awaitable[Decision], state: AuthState, start: float) -> None:
         try:
-            decide(state, ctx, await verdict)
+            decide(state, await verdict)
         except AuthError as err:
             _failed(state, start, err)
             raise
@@ -91,8 +92,9 @@ def _policy_only(auth: StageAuth) -> Phase:
         state = ctx.auth
         assert state is not None  # the stage's first phase ran
         resource = state.policy
-        if ask_again:
-            resource = policy.evaluate(state.method_arn, facts(ctx))
+        if ask_again:  # anonymous: no authorizer sets a caller
+            assert state.facts is not None  # the first phase built them
+            resource = policy.evaluate(state.method_arn, state.facts)
         authorize("NONE", NO_DECISION, resource, state.method_arn)
 
     return check

@@ -10,13 +10,13 @@ A stage without a resource policy has no such phase.
 from __future__ import annotations
 
 from proxy._types import Phase
-from proxy.auth import DENY, IamIdentity, RequestFacts
+from proxy.auth import ANONYMOUS, DENY, RequestFacts
 from proxy.auth.policy import resource_message
 from proxy.authorizers import StageAuth
 from proxy.context import AuthState, RequestContext
 from proxy.errors import AccessDenied
 
-__all__ = ["facts", "guard"]
+__all__ = ["guard"]
 
 
 def guard(auth: StageAuth) -> Phase | None:
@@ -30,8 +30,10 @@ def guard(auth: StageAuth) -> Phase | None:
     def first(ctx: RequestContext) -> None:
         arn = method_arn(ctx)
         state = ctx.auth = AuthState(arn)
-        decision = policy.evaluate(arn, facts(ctx) if reads_request else RequestFacts(),
-                                   before_caller=True)
+        if reads_request:
+            decision = policy.evaluate(arn, _facts(ctx, state), before_caller=True)
+        else:  # a policy that reads nothing of the request answers from its per-ARN memo
+            decision = policy.evaluate(arn, ANONYMOUS, before_caller=True)
         if decision == DENY:
             raise AccessDenied(resource_message("anonymous", arn, explicit=True))
         state.policy = decision
@@ -39,11 +41,13 @@ def guard(auth: StageAuth) -> Phase | None:
     return first
 
 
-def facts(ctx: RequestContext, caller: IamIdentity | None = None) -> RequestFacts:
-    """What a policy condition may read of this request (aws:SourceIp, aws:UserAgent, ...)."""
+def _facts(ctx: RequestContext, state: AuthState) -> RequestFacts:
+    """What a policy condition may read of this request (aws:SourceIp, aws:UserAgent, ...),
+    kept on ``state`` for the final phase, which sets the caller (built once a request)."""
     request = ctx.request
-    return RequestFacts(
-        ctx.source_ip, caller=caller, now=ctx.request_time_epoch_ms / 1000,
+    found = state.facts = RequestFacts(
+        ctx.source_ip, now=ctx.request_time_epoch_ms / 1000,
         user_agent=ctx.user_agent,
         referer=request.headers.get("Referer") if request is not None else None,
         secure_transport=request.secure if request is not None else False)
+    return found

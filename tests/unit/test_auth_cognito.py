@@ -123,6 +123,22 @@ async def test_scopes_need_an_access_token_with_one_of_them(jwks_file, clock):
         await authorizer.authenticate(auth(KEY.token(now=NOW)), scopes)
 
 
+async def test_verify_takes_the_token_cached_missed_and_fills_the_cache(tmp_path, clock):
+    # no load: the first token to be verified reads the key set
+    path = tmp_path / "jwks.json"
+    path.write_bytes(jwks_document(KEY))
+    authorizer = CognitoAuthorizer([(UserPool.from_arn(POOL_ARN), Jwks(str(path)))],
+                                   clock=lambda: clock[0])
+    access = "Bearer " + KEY.token(now=NOW, token_use="access", scope="pets/read")
+    token = authorizer.token(auth(access))
+    assert authorizer.cached(token) is None
+    verified = await authorizer.verify(token, frozenset({"pets/read"}))
+    assert verified.token_use == "access"
+    assert authorizer.cached(token, frozenset({"pets/read"})) == verified
+    with pytest.raises(Unauthorized):  # the method's scopes are checked on verification too
+        await authorizer.verify(token, frozenset({"pets/write"}))
+
+
 async def test_validation_expression_matches_the_audience(jwks_file, clock):
     authorizer = await make(jwks_file, clock, validation=re.compile(r"client-a.c"))
     await authorizer.authenticate(auth(KEY.token(now=NOW)))

@@ -80,9 +80,10 @@ class TestRequest:
                                      "stageVariables.tier, context.identity.sourceIp")
 
     def identity(self, authorizer, headers=None, query=None, stage=None, ip="10.0.0.1"):
-        return authorizer.request_identity(
-            CIMultiDict(headers or {}), MultiDict(query or {}), stage or {},
-            {"identity.sourceIp": ip}.get)
+        # each source read as the authorizer's compiled getters read it (one per source)
+        read = {"header": CIMultiDict(headers or {}).get, "querystring": MultiDict(query or {}).get,
+                "stageVariables": (stage or {}).get, "context": {"identity.sourceIp": ip}.get}
+        return authorizer.request_identity(read[s.kind](s.name) for s in self.sources)
 
     def test_every_source_makes_the_key(self):
         authorizer = LambdaAuthorizer("REQUEST", self.sources)
@@ -99,6 +100,22 @@ class TestRequest:
             missing]] = {} if missing != "context" else None
         with pytest.raises(Unauthorized):
             self.identity(authorizer, **args)
+
+    def test_sources_compile_to_getters_of_the_request(self):
+        from aiohttp.test_utils import make_mocked_request
+
+        from proxy.authorizers.custom import _source_getter
+        from proxy.context import RequestContext
+
+        ctx = RequestContext("req-1", "ext=", 0.0, 1)
+        ctx.request = make_mocked_request("GET", "/prod/x?k=1", headers={"x-user": "u"})
+        ctx.source_ip = "10.0.0.1"
+        sources = (*self.sources, *parse_identity_sources("context.nosuch"))
+        getters = [_source_getter(s, {"tier": "gold"}) for s in sources]
+        assert [get(ctx) for get in getters] == ["u", "1", "gold", "10.0.0.1", None]
+        authorizer = LambdaAuthorizer("REQUEST", sources)
+        with pytest.raises(Unauthorized):  # an unknown $context variable is never there
+            authorizer.request_identity(get(ctx) for get in getters)
 
     def test_no_check_and_no_key_without_caching(self):
         authorizer = LambdaAuthorizer("REQUEST", self.sources, ttl_seconds=0)

@@ -146,6 +146,33 @@ class TestPrincipals:
         assert p.evaluate(GET_PETS, RequestFacts(caller=BOB)) == DENY
         assert p.evaluate(GET_PETS, RequestFacts(caller=ALICE)) == NO_DECISION
 
+    @pytest.mark.parametrize("principal", ["*", {"AWS": "*"}])
+    def test_everyone_is_memoised_per_arn(self, principal):
+        # the most common resource policy reads nothing of the request or the caller
+        p = policy(allow(f"{PREFIX}/*/GET/*", Principal=principal),
+                   deny(f"{PREFIX}/*/DELETE/*", Principal=principal), resource=True)
+        assert not p.needs_facts and not p.names_principals
+        for facts in (RequestFacts(), RequestFacts("10.0.0.1", caller=ALICE)):
+            for before_caller in (True, False):
+                assert p.evaluate(GET_PETS, facts, before_caller=before_caller) == ALLOW
+                assert p.evaluate(method_arn(PREFIX, "prod", "DELETE", "/pets/1"), facts,
+                                  before_caller=before_caller) == DENY
+                assert p.evaluate(method_arn(PREFIX, "prod", "PUT", "/x"), facts,
+                                  before_caller=before_caller) == NO_DECISION
+
+    def test_not_principal_everyone_matches_no_caller(self):
+        p = policy(allow("*", NotPrincipal="*"), resource=True)
+        assert p.needs_facts and p.names_principals
+        assert p.evaluate(GET_PETS, RequestFacts(caller=ALICE)) == NO_DECISION
+        assert p.evaluate(GET_PETS, RequestFacts()) == NO_DECISION
+
+    def test_named_principals_wait_for_the_caller(self):
+        p = policy(allow("*", Principal={"AWS": "123456789012"}), resource=True)
+        assert p.needs_facts and p.names_principals
+        assert p.evaluate(GET_PETS, RequestFacts(caller=ALICE), before_caller=True) \
+            == NO_DECISION
+        assert p.evaluate(GET_PETS, RequestFacts(caller=ALICE)) == ALLOW
+
 
 class TestConditions:
     def ip_policy(self, op, cidrs):

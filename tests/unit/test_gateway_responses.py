@@ -7,9 +7,10 @@ import orjson
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
+from proxy.config import GATEWAY_RESPONSE_TYPES
 from proxy.config.model import GatewayResponseDef
 from proxy.context import RequestContext
-from proxy.gateway_responses import AWS_TYPES, StageGatewayResponses
+from proxy.gateway_responses import TYPES, StageGatewayResponses
 
 EXPECTED = {
     "ACCESS_DENIED": (403, "AccessDeniedException",
@@ -53,8 +54,10 @@ def ctx() -> RequestContext:
 
 
 def test_there_are_21_aws_types() -> None:
-    assert len(AWS_TYPES) == 21
-    assert set(AWS_TYPES) == set(EXPECTED)
+    # the types an API may customise (the config's list) each have their default here
+    assert len(GATEWAY_RESPONSE_TYPES) == 21
+    assert set(GATEWAY_RESPONSE_TYPES) == set(EXPECTED)
+    assert set(GATEWAY_RESPONSE_TYPES) <= set(TYPES)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -117,6 +120,23 @@ def test_header_sources_and_template_variables() -> None:
     assert "E" not in headers
     assert orjson.loads(r.body) == {"m": "Unauthorized", "t": "UNAUTHORIZED", "s": "stagevalue",
                                     "a": "api1"}
+
+
+def test_sources_without_a_request_and_unknown_variables() -> None:
+    responses = StageGatewayResponses({
+        "DEFAULT_5XX": GatewayResponseDef("DEFAULT_5XX", None, {
+            "gatewayresponse.header.A": "method.request.header.x-h",
+            "gatewayresponse.header.B": "method.request.path.id",
+            "gatewayresponse.header.C": "'lit'",
+            "gatewayresponse.header.D": "context.error.messageString",
+            "gatewayresponse.header.E": "integration.response.header.x",  # not a source here
+        }, {"text/plain": "$context.nosuch|$stageVariables.none|${context.error.message}"}),
+    }, {})
+    # an answer given before the request is on the state (ctx.request None)
+    r = responses.render("INTEGRATION_FAILURE", ctx(), "boom")
+    assert r.headers == (("x-amzn-ErrorType", "InternalServerErrorException"), ("C", "lit"),
+                         ("D", '"boom"'))
+    assert (r.status, r.content_type, r.body) == (502, "text/plain", b"||boom")
 
 
 def test_header_helpers() -> None:
