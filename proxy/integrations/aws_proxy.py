@@ -22,6 +22,7 @@ from proxy.context import ClfTime, RequestContext, getter, lookup, value
 from proxy.errors import ApiConfigurationError, IntegrationFailure, IntegrationTimeout
 from proxy.functions.base import FunctionUnavailable, NoInstance
 from proxy.functions.registry import DEFAULT_ACCOUNT
+from proxy.headers import forwarded
 from proxy.integrations.base import Invoker, MethodScope, Outcome
 from proxy.integrations.function_binding import bind_function
 from proxy.integrations.lambda_proxy import build_event, parse_response
@@ -136,22 +137,14 @@ class AwsProxyInvoker(Invoker):
         request = ctx.request
         body = ctx.body
         assert request is not None and body is not None
-        forwarded_for = request.headers.get("X-Forwarded-For")
-        source_ip = ctx.source_ip or ""
-        port = request.protocol.sockname
         event = build_event(
             method=request.method, resource=self._resource, raw_path=ctx.rest_path,
             raw_headers=request.raw_headers, raw_query=ctx.query_string,
             path_params=ctx.path_params or None, stage_variables=self._stage_variables or None,
             body=await body.read(), binary_media_types=self._binary,
             request_context=request_context(ctx), authorizer=authorizer_fields(ctx),
-            added_headers=(
-                ("X-Amzn-Trace-Id", ctx.trace_id),
-                ("X-Forwarded-For", f"{forwarded_for}, {source_ip}" if forwarded_for
-                 else source_ip),
-                ("X-Forwarded-Port", str(port[1]) if port else "80"),
-                ("X-Forwarded-Proto", request.scheme),
-            ))
+            added_headers=(("X-Amzn-Trace-Id", ctx.trace_id),
+                           *forwarded(request, ctx.source_ip)))
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         try:
             result = await function.invoke(event, deadline=deadline, trace_id=ctx.trace_id,

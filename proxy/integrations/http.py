@@ -18,10 +18,7 @@ one larger than AWS's 10 MB payload limit is an integration failure (502).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-from aiohttp import hdrs
 
 from proxy.config.model import Integration
 from proxy.context import RequestContext
@@ -34,15 +31,13 @@ from proxy.errors import (
     UpstreamProtocolError,
     UpstreamTimeout,
 )
+from proxy.headers import forwarded
 from proxy.integrations.base import Invoker, MethodScope, Outcome
 from proxy.integrations.endpoint import Endpoint
 from proxy.integrations.request_mapping import MappedRequest, RequestMapping
 from proxy.integrations.responses import IntegrationResponses
 from proxy.paths import escapes
 from proxy.upstream.base import Upstream, UpstreamResponse
-
-if TYPE_CHECKING:
-    from aiohttp.web import BaseRequest
 
 __all__ = ["MAX_RESPONSE_BYTES", "HttpInvoker"]
 
@@ -127,14 +122,9 @@ class HttpInvoker(Invoker):
             headers = [("Accept", "application/json"), ("User-Agent", self._user_agent)]
         if content_type is not None and client_method not in _NO_BODY_METHODS:
             headers.append(("Content-Type", content_type))
-        forwarded_for = request.headers.get(hdrs.X_FORWARDED_FOR)
-        source_ip = ctx.source_ip or ""
         headers += (("X-Amzn-Trace-Id", ctx.trace_id),
                     ("X-Amzn-Apigateway-Api-Id", self._api_id),
-                    ("X-Forwarded-For",
-                     f"{forwarded_for}, {source_ip}" if forwarded_for else source_ip),
-                    ("X-Forwarded-Port", str(_port(request))),
-                    ("X-Forwarded-Proto", request.scheme))
+                    *forwarded(request, ctx.source_ip))
         body = None if method in _NO_BODY_METHODS else mapped.body
         try:
             resp = await self._upstream.request(self._origin, method,
@@ -166,10 +156,3 @@ async def _whole(resp: UpstreamResponse) -> bytes:
     finally:
         resp.release()
     return b"".join(chunks)
-
-
-def _port(request: BaseRequest) -> int:
-    sockname = request.protocol.sockname
-    if sockname:
-        return int(sockname[1])
-    return 443 if request.scheme == "https" else 80

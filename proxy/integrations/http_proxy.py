@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from proxy.config.model import Integration
@@ -16,15 +15,18 @@ from proxy.errors import (
     UpstreamProtocolError,
     UpstreamTimeout,
 )
-from proxy.headers import forwardable, header_safe, remap_response, reserved_header_mapping
+from proxy.headers import (
+    forwardable,
+    forwarded,
+    header_safe,
+    remap_response,
+    reserved_header_mapping,
+)
 from proxy.integrations.base import Invoker, MethodScope, Outcome
 from proxy.integrations.endpoint import Endpoint
 from proxy.integrations.params import Getter, compile_source
 from proxy.paths import escapes
 from proxy.upstream.base import Upstream
-
-if TYPE_CHECKING:
-    from aiohttp.web import BaseRequest
 
 
 class HttpProxyInvoker(Invoker):
@@ -116,12 +118,7 @@ class HttpProxyInvoker(Invoker):
                 lname = name.lower()
                 headers = [h for h in headers if h[0].lower() != lname]
                 headers.append((name, value))
-        forwarded_for = request.headers.get("X-Forwarded-For")
-        source_ip = ctx.source_ip or ""
-        headers.append(("X-Forwarded-For",
-                        f"{forwarded_for}, {source_ip}" if forwarded_for else source_ip))
-        headers.append(("X-Forwarded-Port", str(_port(request))))
-        headers.append(("X-Forwarded-Proto", request.scheme))
+        headers += forwarded(request, ctx.source_ip)
         headers.append(("X-Amzn-Apigateway-Api-Id", self._api_id))
         body: object = None
         request_body = ctx.body
@@ -149,15 +146,6 @@ class HttpProxyInvoker(Invoker):
             # arguments cost a dataclass __init__ about twice as much
             return Outcome(resp.status, out, resp.body, None, True, True)
         return Outcome(resp.status, out, None, resp, True, True)
-
-
-def _port(request: BaseRequest) -> int:
-    # aiohttp caches the sockname per connection; asking the transport is a getsockname()
-    # syscall per request (1.6% of the proxy profile)
-    sockname = request.protocol.sockname
-    if sockname:
-        return int(sockname[1])
-    return 443 if request.scheme == "https" else 80
 
 
 async def _iter_stream(stream: object):  # type: ignore[no-untyped-def]
