@@ -121,7 +121,7 @@ class AwsProxyInvoker(Invoker):
         self.timeout_s = integration.timeout_ms / 1000
         self._resource = scope.resource_path
         self._stage_variables = scope.stage_variables
-        self._binary = scope.binary_media_types
+        self._binary = scope.binary
         self._binding = binding = bind_function(integration, scope)
         self._function = binding.function if binding.callable else None  # None: answer 500
         self._target = binding.target
@@ -141,7 +141,7 @@ class AwsProxyInvoker(Invoker):
             method=request.method, resource=self._resource, raw_path=ctx.rest_path,
             raw_headers=request.raw_headers, raw_query=ctx.query_string,
             path_params=ctx.path_params or None, stage_variables=self._stage_variables or None,
-            body=await body.read(), binary_media_types=self._binary,
+            body=await body.read(), binary=self._binary,
             request_context=request_context(ctx), authorizer=authorizer_fields(ctx),
             added_headers=(("X-Amzn-Trace-Id", ctx.trace_id),
                            *forwarded(request, ctx.source_ip)))
@@ -159,7 +159,7 @@ class AwsProxyInvoker(Invoker):
             ctx.integration_error = "Lambda function error"
             raise IntegrationFailure()
         try:
-            response = parse_response(result.payload, binary_media_types=self._binary,
+            response = parse_response(result.payload, binary=self._binary,
                                       accept=request.headers.get("Accept"), for_client=True)
         except IntegrationFailure as exc:
             # the reason goes to the access log; the client gets AWS's plain 502 body

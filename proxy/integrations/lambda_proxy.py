@@ -17,17 +17,17 @@ with ``headers`` into one comma-separated header, the ``multiValueHeaders`` spel
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
 import orjson
 
-from proxy.errors import ApiConfigurationError, IntegrationFailure
+from proxy.encoding import BinaryMediaTypes, Conversion, convert
+from proxy.errors import IntegrationFailure
 from proxy.headers import GATEWAY_OWN
 
-__all__ = ["IDENTITY_KEYS", "ProxyResponse", "build_event", "is_binary", "parse_response"]
+__all__ = ["IDENTITY_KEYS", "ProxyResponse", "build_event", "parse_response"]
 
 # requestContext.identity always carries these, null when unknown (LS-snap, recorded from AWS)
 IDENTITY_KEYS = ("accessKey", "accountId", "caller", "cognitoAuthenticationProvider",
@@ -53,27 +53,10 @@ def _name(raw_name: bytes) -> tuple[str, int | None]:
     if len(_NAMES) < _NAMES_MAX:
         _NAMES[raw_name] = entry
     return entry
+_NO_BINARY = BinaryMediaTypes(())
 _RESPONSE_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body",
                             "isBase64Encoded"})
 MALFORMED = "Execution failed due to configuration error: Malformed Lambda proxy response"
-
-
-def _matches(media_type: str, patterns: Sequence[str]) -> bool:
-    media_type = media_type.split(";", 1)[0].strip().lower()
-    if not media_type:
-        return False
-    major = media_type.split("/", 1)[0]
-    for pattern in patterns:
-        p = pattern.lower()
-        if p in ("*/*", media_type) or (p.endswith("/*") and p[:-2] == major):
-            return True
-    return False
-
-
-def is_binary(content_type: str | None, binary_media_types: Sequence[str]) -> bool:
-    """Whether a body of ``content_type`` is binary for an API with ``binaryMediaTypes``."""
-    return bool(binary_media_types) and content_type is not None and \
-        _matches(content_type, binary_media_types)
 
 
 def _query(raw_query: str) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
@@ -103,7 +86,7 @@ def build_event(
     path_params: Mapping[str, str] | None,
     stage_variables: Mapping[str, str] | None,
     body: bytes | None,
-    binary_media_types: Sequence[str],
+    binary: BinaryMediaTypes,
     request_context: Mapping[str, Any],
     added_headers: Sequence[tuple[str, str]] = (),
     authorizer: Mapping[str, Any] | None = None,
@@ -141,7 +124,7 @@ def build_event(
     if not body:
         text: str | None = None
         encoded = False
-    elif is_binary(content_type, binary_media_types):
+    elif binary.matches_content_type(content_type):
         text = base64.b64encode(body).decode("ascii")
         encoded = True
     else:
@@ -194,7 +177,7 @@ def _stringify(value: Any) -> str:
     raise IntegrationFailure(MALFORMED)
 
 
-def parse_response(payload: bytes, *, binary_media_types: Sequence[str] = (),
+def parse_response(payload: bytes, *, binary: BinaryMediaTypes = _NO_BINARY,
                    accept: str | None = None, for_client: bool = False) -> ProxyResponse:
     """The client's response from a function's result.
 
@@ -255,13 +238,9 @@ def parse_response(payload: bytes, *, binary_media_types: Sequence[str] = (),
     encoded = doc.get("isBase64Encoded")
     if encoded is not None and not isinstance(encoded, bool):
         raise IntegrationFailure(MALFORMED)
-    if encoded and data:
-        first = accept.split(",", 1)[0] if accept else None
-        if is_binary(first, binary_media_types):
-            try:
-                data = base64.b64decode(data, validate=True)
-            except (binascii.Error, ValueError):
-                raise ApiConfigurationError() from None
+    if encoded and data and binary.matches_accept(accept):
+        # the same decoder as a non-proxy response's: unpadded base64 is read as Java reads it
+        data = convert(data, Conversion.BASE64_DECODE)
     return ProxyResponse(status, headers, data)
 
 

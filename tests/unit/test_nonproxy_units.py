@@ -117,7 +117,7 @@ def test_body_as_a_mapping_source() -> None:
 
 
 def _responses(*entries: IntegrationResponse) -> IntegrationResponses:
-    scope = MethodScope("api", "prod", {}, "/r", "GET", offline_services(Config("t")))
+    scope = MethodScope("api", {}, "/r", offline_services(Config("t")))
     return IntegrationResponses(entries, scope, "HTTP")
 
 
