@@ -41,6 +41,7 @@ from proxy.errors import AuthError, AuthorizerConfigurationError
 from proxy.functions.arn import BadFunctionUri, FunctionTarget, resolve
 from proxy.functions.base import Function, FunctionUnavailable, NoInstance
 from proxy.integrations.aws_proxy import request_context
+from proxy.integrations.lambda_proxy import request_maps
 
 __all__ = ["AUTHORIZER_TIMEOUT_S", "CustomAuthorizer"]
 
@@ -107,8 +108,8 @@ class CustomAuthorizer(Authorizer):
         else:
             event = request_event(
                 method_arn=state.method_arn, resource=ctx.resource_path or "/",
-                path=ctx.rest_path, http_method=request.method, headers=headers,
-                query=request.query, path_parameters=ctx.path_params,
+                path=ctx.rest_path, http_method=request.method,
+                maps=request_maps(request.raw_headers, ctx.query_string, ctx.path_params),
                 stage_variables=self._stage_variables, request_context=request_context(ctx))
         return self._call(ctx, state, key, orjson.dumps(event))
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import orjson
@@ -27,7 +27,11 @@ from proxy.encoding import BinaryMediaTypes, Conversion, convert
 from proxy.errors import IntegrationFailure
 from proxy.headers import GATEWAY_OWN
 
-__all__ = ["IDENTITY_KEYS", "ProxyResponse", "build_event", "parse_response"]
+if TYPE_CHECKING:
+    from proxy.auth.lambda_authorizer import EventMaps
+
+__all__ = ["IDENTITY_KEYS", "ProxyResponse", "build_event", "parse_response",
+           "request_maps"]
 
 # requestContext.identity always carries these, null when unknown (LS-snap, recorded from AWS)
 IDENTITY_KEYS = ("accessKey", "accountId", "caller", "cognitoAuthenticationProvider",
@@ -39,20 +43,24 @@ _NULL_IDENTITY = dict.fromkeys(IDENTITY_KEYS)  # copied: dict.fromkeys was 6k in
 _DROP, _AUTHORIZATION, _CONTENT_TYPE = 0, 1, 2
 _SPECIAL = {b"content-length": _DROP, b"connection": _DROP, b"authorization": _AUTHORIZATION,
             b"content-type": _CONTENT_TYPE}
-# A client's header names as the event spells them, with what _SPECIAL says of each: the same
-# few names come in every request, so one lookup replaces lowering, a lookup and decoding
-# (~1.2k of ~3k instructions a header). Bounded: past it, names are worked out each time.
-_NAMES: dict[bytes, tuple[str, int | None]] = {}
+# A client's header names as the event spells them, with what _SPECIAL says of each and the
+# lowercase name (a name sent in two spellings is one header): the same few names come in
+# every request, so one lookup replaces lowering, a lookup and decoding (~1.2k of ~3k
+# instructions a header). Bounded: past it, names are worked out each time.
+_NAMES: dict[bytes, tuple[str, int | None, str]] = {}
 _NAMES_MAX = 4096
 
 
-def _name(raw_name: bytes) -> tuple[str, int | None]:
-    special = _SPECIAL.get(raw_name.lower())
+def _name(raw_name: bytes) -> tuple[str, int | None, str]:
+    lower = raw_name.lower()
+    special = _SPECIAL.get(lower)
     entry = ("Authorization" if special == _AUTHORIZATION else raw_name.decode("latin-1"),
-             special)
+             special, lower.decode("latin-1"))
     if len(_NAMES) < _NAMES_MAX:
         _NAMES[raw_name] = entry
     return entry
+
+
 _NO_BINARY = BinaryMediaTypes(())
 _RESPONSE_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body",
                             "isBase64Encoded"})
@@ -74,6 +82,44 @@ def _query(raw_query: str) -> tuple[dict[str, str] | None, dict[str, list[str]] 
         single[name] = value
         multi.setdefault(name, []).append(value)
     return (single, multi) if single else (None, None)
+
+
+def request_maps(raw_headers: Sequence[tuple[bytes, bytes]], raw_query: str,
+                 path_params: Mapping[str, str] | None,
+                 added_headers: Sequence[tuple[str, str]] = ()) -> EventMaps:
+    """The request's maps as a Lambda event carries them, the proxy event and a REQUEST
+    authorizer's alike: a header name spelled as the client first sent it (``Authorization``
+    as CloudFront spells it), its last value in ``headers``; Content-Length and Connection
+    left out; the query decoded with ``+`` kept; a greedy path parameter without its trailing
+    slash. ``added_headers`` (the gateway's) replace a client's header of the same name."""
+    headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    spelled: dict[str, str] = {}  # lowercase name -> the spelling it is kept under
+    content_type = None
+    for raw_name, raw_value in raw_headers:
+        name, special, lower = _NAMES.get(raw_name) or _name(raw_name)
+        if special == _DROP:
+            continue
+        value = raw_value.decode("latin-1")
+        if special == _CONTENT_TYPE:
+            content_type = value
+        first = spelled.get(lower)
+        if first is None:
+            spelled[lower] = first = name
+            multi_headers[name] = [value]
+        else:
+            multi_headers[first].append(value)
+        headers[first] = value
+    for name, value in added_headers:
+        first = spelled.get(name.lower())
+        if first is not None and first != name:
+            del headers[first], multi_headers[first]
+        headers[name] = value
+        multi_headers[name] = [value]
+    query, multi_query = _query(raw_query) if raw_query else (None, None)
+    params = {k: (v[:-1] if v.endswith("/") else v) for k, v in path_params.items()} \
+        if path_params else None
+    return (headers or None, multi_headers or None, query, multi_query, params, content_type)
 
 
 def build_event(
@@ -100,27 +146,8 @@ def build_event(
     completed with nulls); ``authorizer`` a Lambda authorizer's ``principalId`` and context
     (its values stringified, as ``$context.authorizer.*``) or Cognito's ``claims``.
     """
-    headers: dict[str, str] = {}
-    multi_headers: dict[str, list[str]] = {}
-    content_type = None
-    for raw_name, raw_value in raw_headers:
-        name, special = _NAMES.get(raw_name) or _name(raw_name)
-        if special == _DROP:
-            continue
-        value = raw_value.decode("latin-1")
-        if special == _CONTENT_TYPE:
-            content_type = value
-        if name in headers:
-            multi_headers[name].append(value)
-        else:
-            multi_headers[name] = [value]
-        headers[name] = value
-    for name, value in added_headers:
-        headers[name] = value
-        multi_headers[name] = [value]
-    query, multi_query = _query(raw_query) if raw_query else (None, None)
-    params = {k: (v[:-1] if v.endswith("/") else v) for k, v in path_params.items()} \
-        if path_params else None
+    headers, multi_headers, query, multi_query, params, content_type = request_maps(
+        raw_headers, raw_query, path_params, added_headers)
     if not body:
         text: str | None = None
         encoded = False
@@ -142,8 +169,8 @@ def build_event(
         "resource": resource,
         "path": raw_path,
         "httpMethod": method,
-        "headers": headers or None,
-        "multiValueHeaders": multi_headers or None,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
         "queryStringParameters": query,
         "multiValueQueryStringParameters": multi_query,
         "pathParameters": params,
