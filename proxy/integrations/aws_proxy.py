@@ -113,8 +113,8 @@ def authorizer_fields(ctx: RequestContext) -> dict[str, object] | None:
 
 
 class AwsProxyInvoker(Invoker):
-    __slots__ = ("_binary", "_binding", "_function", "_resource", "_stage_variables",
-                 "_target", "timeout_s", "type_name")
+    __slots__ = ("_arn", "_binary", "_binding", "_function", "_resource", "_stage_variables",
+                 "timeout_s", "type_name")
 
     def __init__(self, integration: Integration, scope: MethodScope) -> None:
         self.type_name = "AWS_PROXY"
@@ -122,17 +122,18 @@ class AwsProxyInvoker(Invoker):
         self._resource = scope.resource_path
         self._stage_variables = scope.stage_variables
         self._binary = scope.binary
-        self._binding = binding = bind_function(integration, scope)
+        self._binding = binding = bind_function(integration.uri, scope.stage_variables,
+                                                scope.services.functions,
+                                                http_method=integration.http_method)
         self._function = binding.function if binding.callable else None  # None: answer 500
-        self._target = binding.target
+        self._arn = binding.arn
 
     def describe(self) -> str:
         return self._binding.describe("AWS_PROXY")
 
     async def invoke(self, ctx: RequestContext) -> Outcome:
         function = self._function
-        target = self._target
-        if function is None or target is None:
+        if function is None:
             raise ApiConfigurationError()
         request = ctx.request
         body = ctx.body
@@ -148,7 +149,7 @@ class AwsProxyInvoker(Invoker):
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         try:
             result = await function.invoke(event, deadline=deadline, trace_id=ctx.trace_id,
-                                           function_arn=target.arn)
+                                           function_arn=self._arn)
         except NoInstance as exc:
             raise IntegrationTimeout() from exc
         except FunctionUnavailable as exc:
