@@ -120,7 +120,8 @@ class AwsProxyInvoker(Invoker):
         self.type_name = "AWS_PROXY"
         self.timeout_s = integration.timeout_ms / 1000
         self._resource = scope.resource_path
-        self._stage_variables = scope.stage_variables
+        # the event's stageVariables, made once: null without any
+        self._stage_variables = dict(scope.stage_variables) or None
         self._binary = scope.binary
         self._binding = binding = bind_function(integration.uri, scope.stage_variables,
                                                 scope.services.functions,
@@ -141,7 +142,7 @@ class AwsProxyInvoker(Invoker):
         event = build_event(
             method=request.method, resource=self._resource, raw_path=ctx.rest_path,
             raw_headers=request.raw_headers, raw_query=ctx.query_string,
-            path_params=ctx.path_params or None, stage_variables=self._stage_variables or None,
+            path_params=ctx.path_params or None, stage_variables=self._stage_variables,
             body=await body.read(), binary=self._binary,
             request_context=request_context(ctx), authorizer=authorizer_fields(ctx),
             added_headers=(("X-Amzn-Trace-Id", ctx.trace_id),

@@ -130,10 +130,10 @@ def build_event(
     raw_headers: Sequence[tuple[bytes, bytes]],
     raw_query: str,
     path_params: Mapping[str, str] | None,
-    stage_variables: Mapping[str, str] | None,
+    stage_variables: dict[str, str] | None,
     body: bytes | None,
     binary: BinaryMediaTypes,
-    request_context: Mapping[str, Any],
+    request_context: dict[str, Any],
     added_headers: Sequence[tuple[str, str]] = (),
     authorizer: Mapping[str, Any] | None = None,
 ) -> bytes:
@@ -142,9 +142,11 @@ def build_event(
     ``raw_path`` is the request path after the stage, as the client sent it; ``path_params``
     the matched values (``{"proxy": "a/b/"}``); ``added_headers`` what the gateway adds to what
     reaches the function (``X-Amzn-Trace-Id``, ``X-Forwarded-For``, ``X-Forwarded-Port``,
-    ``X-Forwarded-Proto``); ``request_context`` the ``requestContext`` values (``identity`` is
-    completed with nulls); ``authorizer`` a Lambda authorizer's ``principalId`` and context
-    (its values stringified, as ``$context.authorizer.*``) or Cognito's ``claims``.
+    ``X-Forwarded-Proto``); ``request_context`` the ``requestContext`` values, a
+    dict the event takes over (``identity`` is completed with nulls); ``stage_variables`` a
+    dict made once per stage, or None; ``authorizer`` a Lambda authorizer's ``principalId``
+    and context (its values stringified, as ``$context.authorizer.*``) or Cognito's
+    ``claims``.
     """
     headers, multi_headers, query, multi_query, params, content_type = request_maps(
         raw_headers, raw_query, path_params, added_headers)
@@ -157,9 +159,9 @@ def build_event(
     else:
         text = body.decode("utf-8", "replace")
         encoded = False
-    context = dict(request_context)
+    context = request_context  # made for this event (aws_proxy.request_context): not copied
     identity = _NULL_IDENTITY.copy()
-    identity.update(request_context.get("identity") or {})
+    identity.update(context.get("identity") or {})
     context["identity"] = identity
     if authorizer is not None:
         context["authorizer"] = {
@@ -174,7 +176,7 @@ def build_event(
         "queryStringParameters": query,
         "multiValueQueryStringParameters": multi_query,
         "pathParameters": params,
-        "stageVariables": dict(stage_variables) if stage_variables else None,
+        "stageVariables": stage_variables or None,
         "requestContext": context,
         "body": text,
         "isBase64Encoded": encoded,

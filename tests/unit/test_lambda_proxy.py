@@ -23,6 +23,7 @@ def event(**kw: Any) -> dict[str, Any]:
         "raw_query": "", "path_params": None, "stage_variables": None, "body": None,
         "binary_media_types": (), "request_context": CONTEXT}
     args.update(kw)
+    args["request_context"] = dict(args["request_context"])  # the event takes it over
     args["binary"] = BinaryMediaTypes(args.pop("binary_media_types"))
     result: dict[str, Any] = orjson.loads(build_event(**args))
     return result
