@@ -35,7 +35,7 @@ from typing import Any
 from aiohttp import hdrs
 
 from proxy.config.model import IntegrationResponse
-from proxy.context import RequestContext, value
+from proxy.context import RequestContext
 from proxy.encoding import Conversion, convert, media_type, response_conversion
 from proxy.errors import ApiConfigurationError
 from proxy.headers import (
@@ -47,6 +47,7 @@ from proxy.headers import (
 )
 from proxy.integrations.base import MethodScope, Outcome
 from proxy.integrations.mapped_body import BodyDoc, compile_body_source
+from proxy.integrations.params import compile_source
 from proxy.integrations.request_mapping import MappedRequest, compiled, render_error
 from proxy.vtl import Template, TemplateRuntimeError, response_overrides
 
@@ -79,15 +80,9 @@ _Source = Callable[[RequestContext, _Backend], str | None]
 
 
 def _compile_response_source(expr: str, stage_variables: Mapping[str, str]) -> _Source | None:
-    if len(expr) >= 2 and expr[0] == expr[-1] == "'":
-        literal = expr[1:-1]
-        return lambda _c, _b: literal
-    if expr.startswith("stageVariables."):
-        stage_value = stage_variables.get(expr[len("stageVariables."):])
-        return lambda _c, _b: stage_value
-    if expr.startswith("context."):
-        name = expr[len("context."):]
-        return lambda c, _b: value(c, name)
+    """The integration response's own sources here; ``method.request.*`` is not mapped (AWS
+    maps no method request value into a response); the rest as a request mapping reads them
+    (``params.compile_source``)."""
     for prefix, multi in (("integration.response.header.", False),
                           ("integration.response.multivalueheader.", True)):
         if expr.startswith(prefix):
@@ -101,7 +96,12 @@ def _compile_response_source(expr: str, stage_variables: Mapping[str, str]) -> _
         if get is None:
             return None
         return lambda _c, b: get(b.doc)
-    return None
+    if expr.startswith("method.request."):
+        return None
+    request_source = compile_source(expr, stage_variables)
+    if request_source is None:
+        return None
+    return lambda c, _b: request_source(c)
 
 
 class Selected:

@@ -148,6 +148,17 @@ def test_response_template_by_accept() -> None:
     assert _responses(IntegrationResponse(None, 200)).select("1").template_for("x/y") is None
 
 
+def test_response_parameter_sources() -> None:
+    entry = _responses(IntegrationResponse(None, 200, response_parameters={
+        "method.response.header.A": "'lit'",
+        "method.response.header.B": "method.request.header.X",  # AWS maps none: not compiled
+        "method.response.header.C": "context.noSuchVariable",
+        "method.response.header.D": "stageVariables.v",
+        "method.response.header.E": "integration.response.header.Y"})).select("200")
+    assert [name for name, _ in entry.params] == ["A", "D", "E"]
+    assert entry.params[0][1](None, None) == "lit"  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(("name", "value", "ok"), [
     ("X-A", "v a l", True), ("X-A", "caf\u00e9", True), ("X-A", "", True),
     ("X-A", "a\r\nX-B: 1", False), ("X-A", "a\nb", False), ("X-A", "\x00", False),
