@@ -64,7 +64,7 @@ from proxy.vtl import (
 )
 
 __all__ = ["DEFAULT_TEMPLATE_KEY", "MappedRequest", "MethodParams", "RequestMapping",
-           "compiled", "render_error"]
+           "compiled", "overridden", "render", "render_error"]
 
 log = logging.getLogger("sluice.integration")
 _bounded = BoundedLog(log)
@@ -86,6 +86,28 @@ def render_error(err: TemplateRuntimeError, request_side: bool, request_id: str)
         return UnparsableBody(err.message)
     _bounded.warning("mapping template failed for request %s: %s", request_id, err.message)
     return ApiConfigurationError()
+
+
+def render(template: Template, data: bytes, lenient: bool, params: MethodParams,
+           stage_variables: Mapping[str, str], overrides: Overrides, request_side: bool,
+           request_id: str) -> bytes:
+    """A request or response template rendered over ``data``, as UTF-8. ``lenient``: a text
+    payload, given to the engine as bytes (U+FFFD for what is not UTF-8); otherwise a payload
+    that is not UTF-8 is binary and cannot enter a template (500). A failed render is
+    ``render_error``'s."""
+    text: str | bytes
+    if lenient:
+        text = data
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiConfigurationError() from None
+    try:
+        rendered = template.render_text(text, params, params, stage_variables, overrides)
+    except TemplateRuntimeError as err:
+        raise render_error(err, request_side, request_id) from None
+    return rendered.encode("utf-8", "replace")  # lone surrogates: "?"
 
 
 def _query(raw: str) -> dict[str, str]:
@@ -300,22 +322,10 @@ class RequestMapping:
         overrides = Overrides()
         if template is not None:
             # toward text before the template (it reads the base64), toward binary after it
-            text: str | bytes
-            if conversion is Conversion.TEXT:  # the engine reads it: U+FFFD for not UTF-8
-                text = data
-            else:
-                if data and conversion is Conversion.BASE64_ENCODE:
-                    data = convert(data, conversion)
-                try:
-                    text = data.decode("utf-8")
-                except UnicodeDecodeError:  # a binary payload cannot enter a template
-                    raise ApiConfigurationError() from None
-            try:
-                rendered = template.render_text(text, params, params, self._stage_variables,
-                                                overrides)
-            except TemplateRuntimeError as err:
-                raise render_error(err, True, ctx.request_id) from None
-            body = rendered.encode("utf-8", "replace")  # lone surrogates: "?"
+            if data and conversion is Conversion.BASE64_ENCODE:
+                data = convert(data, conversion)
+            body = render(template, data, conversion is Conversion.TEXT, params,
+                          self._stage_variables, overrides, True, ctx.request_id)
             if body and conversion is Conversion.BASE64_DECODE:
                 body = convert(body, conversion)
         else:
@@ -345,9 +355,9 @@ class RequestMapping:
                 path.update({k: v if isinstance(v, str) else ",".join(v)
                              for k, v in wanted["path"].items()})
             if wanted["querystring"]:
-                query = _overridden(query, wanted["querystring"], fold=False)
+                query = overridden(query, wanted["querystring"], fold=False)
             if wanted["header"]:
-                mapped = _overridden(mapped, wanted["header"], fold=True)
+                mapped = overridden(mapped, wanted["header"], fold=True)
         out_headers: list[tuple[str, str]] = []
         for name, value in mapped:
             lname = name.lower()
@@ -358,7 +368,7 @@ class RequestMapping:
         return MappedRequest(body, path, query, out_headers, overrides, params, content_type)
 
 
-def _overridden(pairs: list[tuple[str, str]], overrides: Mapping[str, Any],
+def overridden(pairs: list[tuple[str, str]], overrides: Mapping[str, Any],
                 *, fold: bool) -> list[tuple[str, str]]:
     """``pairs`` with every name in ``overrides`` replaced by its value(s)."""
     names = {k.lower() if fold else k for k in overrides}

@@ -48,8 +48,8 @@ from proxy.headers import (
 from proxy.integrations.base import MethodScope, Outcome
 from proxy.integrations.mapped_body import BodyDoc, compile_body_source
 from proxy.integrations.params import compile_source
-from proxy.integrations.request_mapping import MappedRequest, compiled, render_error
-from proxy.vtl import Template, TemplateRuntimeError, response_overrides
+from proxy.integrations.request_mapping import MappedRequest, compiled, overridden, render
+from proxy.vtl import Template, response_overrides
 
 __all__ = ["IntegrationResponses", "Selected"]
 
@@ -210,7 +210,8 @@ class IntegrationResponses:
         content_type = _JSON
         if chosen is not None:
             content_type, template = chosen
-            body = self._render(ctx, template, body, mapped, text_for_template)
+            body = render(template, body, text_for_template, mapped.params,
+                          self._stage_variables, mapped.overrides, False, ctx.request_id)
         if decode_after and body:
             body = convert(body, conversion)
         written = mapped.overrides.response
@@ -229,13 +230,7 @@ class IntegrationResponses:
         if status < 200:
             raise ApiConfigurationError()
         if overrides["header"]:
-            names = {k.lower() for k in overrides["header"]}
-            out = [(k, v) for k, v in out if k.lower() not in names]
-            for name, v in overrides["header"].items():
-                if isinstance(v, list):
-                    out.extend((name, item) for item in v)
-                else:
-                    out.append((name, v))
+            out = overridden(out, overrides["header"], fold=True)
         final: list[tuple[str, str]] = []
         has_type = False
         remap = self._remap
@@ -255,22 +250,3 @@ class IntegrationResponses:
             final.append(("Content-Type", content_type))
         # clean: no name the gateway sets itself, the Content-Type resolved (one pass here)
         return Outcome(status, final, body, None, False, True)
-
-    def _render(self, ctx: RequestContext, template: Template, body: bytes,
-                mapped: MappedRequest, lenient: bool) -> bytes:
-        text: str | bytes
-        if lenient:  # a text payload: the engine reads it, U+FFFD for what is not UTF-8
-            text = body
-        else:
-            try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError:  # a binary payload cannot enter a template
-                raise ApiConfigurationError() from None
-        params = mapped.params
-        try:
-            rendered = template.render_text(text, params, params, self._stage_variables,
-                                            mapped.overrides)
-        except TemplateRuntimeError as err:
-            raise render_error(err, False, ctx.request_id) from None
-        return rendered.encode("utf-8", "replace")  # lone surrogates: "?"
-
