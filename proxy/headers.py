@@ -73,13 +73,16 @@ def header_safe(name: str, value: str) -> bool:
     return _TOKEN.fullmatch(name) is not None and _FIELD_VALUE.fullmatch(value) is not None
 
 
-def reserved_header_mapping(request_parameters: Mapping[str, str], integration_type: str) -> bool:
-    """Whether a method's ``requestParameters`` set a header AWS reserves (a 500 per call)."""
-    reserved = RESERVED_MAPPED_AWS if integration_type in ("AWS", "AWS_PROXY") else \
-        RESERVED_MAPPED
-    return any(target.startswith("integration.request.header.")
-               and target[len("integration.request.header."):].lower() in reserved
-               for target in request_parameters)
+def reserved_header_mapping(request_parameters: Mapping[str, str],
+                            reserved: frozenset[str] = RESERVED_MAPPED) -> bool:
+    """Whether a method's ``requestParameters`` set (``header`` or ``multivalueheader``) a
+    header of ``reserved`` (``RESERVED_MAPPED``, or ``RESERVED_MAPPED_AWS`` for an AWS
+    integration): AWS accepts the method and answers every call 500."""
+    for target in request_parameters:
+        location, _, name = target.removeprefix("integration.request.").partition(".")
+        if location in ("header", "multivalueheader") and name.lower() in reserved:
+            return True
+    return False
 
 # Backend response headers returned as x-amzn-Remapped-{Name} (spec 5.3 and issue 2).
 RESPONSE_REMAP = frozenset({"connection", "content-length", "date", "server", "x-amzn-requestid"})

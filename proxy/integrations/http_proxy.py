@@ -45,8 +45,7 @@ class HttpProxyInvoker(Invoker):
                             integration.tls_insecure_skip_verification)
         # A mapping that sets a header AWS reserves (Content-Length, ...) is a method AWS
         # answers 500 on every call (recorded: test_apigateway_header_remapping_http).
-        self._broken = endpoint.broken or reserved_header_mapping(integration.request_parameters,
-                                                                  "HTTP_PROXY")
+        self._broken = endpoint.broken or reserved_header_mapping(integration.request_parameters)
         self.uri = endpoint.uri
         self._origin = endpoint.origin
         # The path is a template: literal pieces and {name} placeholders filled from

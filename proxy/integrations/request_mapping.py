@@ -49,6 +49,7 @@ from proxy.headers import (
     RESERVED_MAPPED,
     RESERVED_MAPPED_AWS,
     header_safe,
+    reserved_header_mapping,
 )
 from proxy.integrations.base import MethodScope
 from proxy.integrations.mapped_body import BodyDoc, BodySource, compile_body_source
@@ -249,7 +250,8 @@ class RequestMapping:
         self._path_params: list[tuple[str, _Source]] = []
         self._query_params: list[tuple[str, _Source]] = []
         self._header_params: list[tuple[str, _Source]] = []
-        self.broken = False
+        # AWS accepts the method and answers every call 500 (recorded)
+        self.broken = reserved_header_mapping(integration.request_parameters, self._reserved)
         self._reads_body = False
         for target, expr in integration.request_parameters.items():
             location, _, name = target.removeprefix("integration.request.").partition(".")
@@ -262,9 +264,6 @@ class RequestMapping:
             elif location in ("querystring", "multivaluequerystring"):
                 self._query_params.append((name, source))
             elif location in ("header", "multivalueheader"):
-                if name.lower() in self._reserved:
-                    # AWS accepts the method and answers every call 500 (recorded)
-                    self.broken = True
                 self._header_params.append((name, source))
         self._maps_params = bool(self._path_params or self._query_params
                                  or self._header_params)

@@ -15,7 +15,7 @@ from proxy.config.openapi import read_definition
 from proxy.context import ContextView, RequestContext
 from proxy.deployment import caching_enabled
 from proxy.errors import ApiConfigurationError
-from proxy.headers import header_safe, reserved_header_mapping
+from proxy.headers import RESERVED_MAPPED_AWS, header_safe, reserved_header_mapping
 from proxy.integrations.aws_lambda import error_message
 from proxy.integrations.base import MethodScope
 from proxy.integrations.mapped_body import BodyDoc, compile_body_source
@@ -169,13 +169,13 @@ def test_header_safe(name: str, value: str, ok: bool) -> None:
 
 
 def test_reserved_header_mappings() -> None:
-    assert reserved_header_mapping({"integration.request.header.content-length": "'0'"},
-                                   "HTTP_PROXY")
-    assert not reserved_header_mapping({"integration.request.header.Authorization": "'x'"},
-                                       "HTTP")
-    assert reserved_header_mapping({"integration.request.header.Authorization": "'x'"}, "AWS")
-    assert not reserved_header_mapping({"integration.request.querystring.Content-Length": "'0'"},
-                                       "HTTP")
+    assert reserved_header_mapping({"integration.request.header.content-length": "'0'"})
+    assert not reserved_header_mapping({"integration.request.header.Authorization": "'x'"})
+    assert reserved_header_mapping({"integration.request.header.Authorization": "'x'"},
+                                   RESERVED_MAPPED_AWS)
+    assert reserved_header_mapping({"integration.request.multivalueheader.TE": "'x'"},
+                                   RESERVED_MAPPED_AWS)
+    assert not reserved_header_mapping({"integration.request.querystring.Content-Length": "'0'"})
 
 
 def test_caching_enabled_per_method() -> None:
