@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from proxy.config.model import Integration
 from proxy.context import RequestContext
+from proxy.encoding import MAX_PAYLOAD_BYTES
 from proxy.errors import (
     ApiConfigurationError,
     BadRequest,
@@ -39,9 +40,8 @@ from proxy.integrations.responses import IntegrationResponses
 from proxy.paths import escapes
 from proxy.upstream.base import Upstream, UpstreamResponse
 
-__all__ = ["MAX_RESPONSE_BYTES", "HttpInvoker"]
+__all__ = ["HttpInvoker"]
 
-MAX_RESPONSE_BYTES = 10 * 1024 * 1024  # AWS's payload limit
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # characters a filled-in path value may carry as they are; others are percent-encoded
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
@@ -150,7 +150,7 @@ async def _whole(resp: UpstreamResponse) -> bytes:
     try:
         async for chunk in resp.stream():
             size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
+            if size > MAX_PAYLOAD_BYTES:  # AWS's payload limit
                 raise UpstreamProtocolError("the backend's answer exceeds 10 MB")
             chunks.append(chunk)
     finally:

@@ -129,7 +129,7 @@ class HttpProxyInvoker(Invoker):
             if coding is not None:  # dropped from the headers: the backend gets it decoded
                 body = await request_body.decoded(coding)
             elif request_body.stream is not None:  # large and not read by a phase: streamed
-                body = _iter_stream(request_body.stream)
+                body = request_body.stream.iter_any()
         try:
             resp = await self._upstream.request(self._origin, method, self._target(ctx), headers,
                                                 body, self.timeout_s)  # type: ignore[arg-type]
@@ -146,11 +146,3 @@ class HttpProxyInvoker(Invoker):
             return Outcome(resp.status, out, resp.body, None, True, True)
         return Outcome(resp.status, out, None, resp, True, True)
 
-
-async def _iter_stream(stream: object):  # type: ignore[no-untyped-def]
-    reader = stream
-    while True:
-        chunk = await reader.readany()  # type: ignore[attr-defined]
-        if not chunk:
-            return
-        yield chunk

@@ -65,18 +65,13 @@ from proxy.vtl import (
 )
 
 __all__ = ["DEFAULT_TEMPLATE_KEY", "MappedRequest", "MethodParams", "RequestMapping",
-           "compiled", "overridden", "render", "render_error"]
+           "overridden", "render", "render_error"]
 
 log = logging.getLogger("sluice.integration")
 _bounded = BoundedLog(log)
 
 DEFAULT_TEMPLATE_KEY = "$default"
 _MISSING_CONTENT_TYPE = "application/json"
-
-
-def compiled(source: str) -> Template:
-    """A mapping template the loader has checked (``compile_template`` remembers it)."""
-    return compile_template(source)
 
 
 def render_error(err: TemplateRuntimeError, request_side: bool, request_id: str) -> Exception:
@@ -241,7 +236,8 @@ class RequestMapping:
         self._templates: dict[str, Template] = {}
         self._default: Template | None = None
         for key, text in integration.request_templates.items():
-            template = compiled(text)  # checked by the loader: no TemplateError here
+            # checked by the loader: no TemplateError here (compile_template remembers it)
+            template = compile_template(text)
             if key == DEFAULT_TEMPLATE_KEY:
                 self._default = template
             else:

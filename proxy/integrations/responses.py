@@ -48,8 +48,8 @@ from proxy.headers import (
 from proxy.integrations.base import MethodScope, Outcome
 from proxy.integrations.mapped_body import BodyDoc, compile_body_source
 from proxy.integrations.params import compile_source
-from proxy.integrations.request_mapping import MappedRequest, compiled, overridden, render
-from proxy.vtl import Template, response_overrides
+from proxy.integrations.request_mapping import MappedRequest, overridden, render
+from proxy.vtl import Template, compile_template, response_overrides
 
 __all__ = ["IntegrationResponses", "Selected"]
 
@@ -124,7 +124,7 @@ class Selected:
         # media type -> (the key as written: the Content-Type it answers with, the template)
         self.templates: dict[str, tuple[str, Template]] = {}
         for key, source_text in response.response_templates.items():
-            self.templates.setdefault(media_type(key) or key, (key, compiled(source_text)))
+            self.templates.setdefault(media_type(key) or key, (key, compile_template(source_text)))
 
     def template_for(self, accept: str | None) -> tuple[str, Template] | None:
         templates = self.templates
