@@ -14,15 +14,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from proxy.encoding import decode_request_body
+from proxy.encoding import MAX_PAYLOAD_BYTES, decode_request_body
 from proxy.errors import RequestTimeout, RequestTooLarge
 
 if TYPE_CHECKING:
     from aiohttp import StreamReader, web
 
-__all__ = ["MAX_BODY", "STREAM_THRESHOLD", "RequestBody", "at_once", "read_small"]
+__all__ = ["STREAM_THRESHOLD", "RequestBody", "at_once", "read_small"]
 
-MAX_BODY = 10_485_760  # AWS's payload limit: 413 above it
 # Request bodies up to this are read whole before admission; larger ones with a Content-Length
 # are streamed to the backend as they arrive.
 STREAM_THRESHOLD = 256 * 1024
@@ -87,7 +86,7 @@ def at_once(request: web.BaseRequest, timeout_s: float) -> RequestBody | None:
     a request without a body: most requests (a coroutine per request is ~1% of a proxied GET)."""
     length = request.content_length
     if length is not None:
-        if length > MAX_BODY:
+        if length > MAX_PAYLOAD_BYTES:  # AWS's payload limit: 413 above it
             raise RequestTooLarge()
         if length == 0:
             return _NO_BODY
@@ -118,7 +117,7 @@ async def _read(stream: StreamReader, length: int | None, timeout_s: float) -> b
                 if not chunk:
                     break
                 total += len(chunk)
-                if total > MAX_BODY:
+                if total > MAX_PAYLOAD_BYTES:
                     raise RequestTooLarge()
                 chunks.append(chunk)
             return b"".join(chunks)

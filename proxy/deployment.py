@@ -202,8 +202,7 @@ def _compile_method(api: ApiConfig, stage: StageConfig, resource_path: str, meth
                                  scale_limit(limits.burst_limit, divisor))
     integration = method.integration
     invoker = make_invoker(integration, MethodScope(
-        api.id, stage.name, stage.variables, resource_path, method.http_method, services,
-        api.definition.binary_media_types, parts.binary_media_types))
+        api.id, stage.variables, resource_path, services, parts.binary_media_types))
     any_method = method.http_method == "ANY"
     cache_settings = method_cache_settings(
         cache_cluster_enabled=stage.cache_cluster_enabled,

@@ -123,42 +123,33 @@ def token_event(token: str, method_arn: str) -> dict[str, Any]:
     return {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
 
 
-def _single(pairs: MultiMapping[str], *, fold: bool = False,
-            ) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """The single-value map (the last value of a repeated name, as AWS's proxy events) and the
-    multi-value map, names as first sent (``fold``: header names match in any case)."""
-    single: dict[str, str] = {}
-    multi: dict[str, list[str]] = {}
-    names: dict[str, str] = {}
-    for raw, value in pairs.items():
-        name = str(raw)  # a CIMultiDict key is an istr, which JSON encoders refuse
-        if fold:
-            name = names.setdefault(name.lower(), name)
-        single[name] = value
-        multi.setdefault(name, []).append(value)
-    return single, multi
+# headers, multiValueHeaders, queryStringParameters, multiValueQueryStringParameters,
+# pathParameters (None where empty) and the Content-Type, as
+# proxy.integrations.lambda_proxy.request_maps makes them for the proxy event (that package
+# imports this one, so the caller makes them)
+EventMaps = tuple[dict[str, str] | None, dict[str, list[str]] | None, dict[str, str] | None,
+                  dict[str, list[str]] | None, dict[str, str] | None, str | None]
 
 
 def request_event(*, method_arn: str, resource: str, path: str, http_method: str,
-                  headers: MultiMapping[str], query: MultiMapping[str],
-                  path_parameters: Mapping[str, str], stage_variables: Mapping[str, str],
+                  maps: EventMaps, stage_variables: Mapping[str, str],
                   request_context: Mapping[str, Any]) -> dict[str, Any]:
     """The REQUEST event (DG ``api-gateway-lambda-authorizer-input.md``): the proxy event's
-    request fields without the body, plus ``type`` and ``methodArn``. Empty maps are ``{}`` as
-    in the DG's recorded example. ``request_context`` is the one the proxy event carries."""
-    single_headers, multi_headers = _single(headers, fold=True)
-    single_query, multi_query = _single(query)
+    request fields without the body, its maps the proxy event's, plus ``type`` and
+    ``methodArn``. Empty maps are ``{}`` as in the DG's recorded example.
+    ``request_context`` is the one the proxy event carries."""
+    headers, multi_headers, query, multi_query, params, _ = maps
     return {
         "type": "REQUEST",
         "methodArn": method_arn,
         "resource": resource,
         "path": path,
         "httpMethod": http_method,
-        "headers": single_headers,
-        "multiValueHeaders": multi_headers,
-        "queryStringParameters": single_query,
-        "multiValueQueryStringParameters": multi_query,
-        "pathParameters": dict(path_parameters),
+        "headers": headers or {},
+        "multiValueHeaders": multi_headers or {},
+        "queryStringParameters": query or {},
+        "multiValueQueryStringParameters": multi_query or {},
+        "pathParameters": params or {},
         "stageVariables": dict(stage_variables),
         "requestContext": dict(request_context),
     }

@@ -39,9 +39,10 @@ from proxy.bounded_log import BoundedLog
 from proxy.config.model import AuthorizerDef
 from proxy.context import AuthState, RequestContext, getter
 from proxy.errors import AuthError, AuthorizerConfigurationError
-from proxy.functions.arn import BadFunctionUri, FunctionTarget, resolve
-from proxy.functions.base import Function, FunctionUnavailable, NoInstance
+from proxy.functions.base import FunctionUnavailable, NoInstance
 from proxy.integrations.aws_proxy import request_context
+from proxy.integrations.function_binding import bind_function
+from proxy.integrations.lambda_proxy import request_maps
 from proxy.integrations.params import Getter, compile_source
 
 __all__ = ["AUTHORIZER_TIMEOUT_S", "CustomAuthorizer"]
@@ -57,8 +58,8 @@ class CustomAuthorizer(Authorizer):
     """A TOKEN or REQUEST authorizer of one stage: its function, its identity rules, its
     result cache (per process: no store round trip)."""
 
-    __slots__ = ("_broken", "_cache", "_calls", "_function", "_identity", "_sources",
-                 "_stage_variables", "_target")
+    __slots__ = ("_arn", "_binding", "_cache", "_calls", "_function", "_identity", "_sources",
+                 "_stage_variables")
 
     def __init__(self, definition: AuthorizerDef, scope: AuthorizerScope) -> None:
         super().__init__(definition)
@@ -72,20 +73,16 @@ class CustomAuthorizer(Authorizer):
         self._cache = ResultCache(ttl, clock=scope.shared.monotonic)
         self._calls: dict[Hashable, asyncio.Future[_Answer | AuthError]] = {}
         self._stage_variables = scope.stage_variables
-        self._target: FunctionTarget | None = None
-        self._function: Function | None = None
-        self._broken = False
-        try:
-            self._target = resolve(definition.authorizer_uri or "", scope.stage_variables)
-        except BadFunctionUri:
-            self._broken = True  # a stage variable naming nothing usable: 500, as AWS
-        functions = scope.services.functions
-        if self._target is not None and functions is not None:
-            self._function = functions.get(self._target.name)
+        self._binding = binding = bind_function(definition.authorizer_uri, scope.stage_variables,
+                                                scope.services.functions)
+        self._function = binding.function if binding.callable else None  # None: answer 500
+        self._arn = binding.arn
 
     def describe(self) -> str:
-        name = self._target.name if self._target is not None else "?"
-        missing = "" if self._function is not None else " (not in functions: answers 500)"
+        target = self._binding.target
+        name = target.name if target is not None else "?"
+        missing = "" if self._binding.function is not None else \
+            " (not in functions: answers 500)"
         return f"{self.definition.type} {self.definition.name} -> {name}{missing}"
 
     def check(self, ctx: RequestContext, state: AuthState, scopes: frozenset[str]) -> Verdict:
@@ -109,8 +106,8 @@ class CustomAuthorizer(Authorizer):
         else:
             event = request_event(
                 method_arn=state.method_arn, resource=ctx.resource_path or "/",
-                path=ctx.rest_path, http_method=request.method, headers=headers,
-                query=request.query, path_parameters=ctx.path_params,
+                path=ctx.rest_path, http_method=request.method,
+                maps=request_maps(request.raw_headers, ctx.query_string, ctx.path_params),
                 stage_variables=self._stage_variables, request_context=request_context(ctx))
         return self._call(ctx, state, key, orjson.dumps(event))
 
@@ -134,14 +131,14 @@ class CustomAuthorizer(Authorizer):
     async def _invoke(self, event: bytes, trace_id: str, method_arn: str) -> _Answer | AuthError:
         """The function's answer, or the error the requests get (not raised: every waiter
         raises its own copy)."""
-        function, target = self._function, self._target
-        if self._broken or function is None or target is None:
+        function = self._function
+        if function is None:
             return self._failed(method_arn, "its function is not in the config's functions")
         deadline = asyncio.get_running_loop().time() + AUTHORIZER_TIMEOUT_S
         start = time.perf_counter()
         try:
             result = await function.invoke(event, deadline=deadline, trace_id=trace_id,
-                                           function_arn=target.arn)
+                                           function_arn=self._arn)
         except (NoInstance, FunctionUnavailable) as exc:
             return self._failed(method_arn, f"not called: {exc}")
         latency = (time.perf_counter() - start) * 1000.0

@@ -50,7 +50,7 @@ def error_message(payload: bytes) -> str:
 
 
 class AwsLambdaInvoker(Invoker):
-    __slots__ = ("_binding", "_function", "_request", "_responses", "_target", "timeout_s",
+    __slots__ = ("_arn", "_binding", "_function", "_request", "_responses", "timeout_s",
                  "type_name")
 
     def __init__(self, integration: Integration, scope: MethodScope) -> None:
@@ -58,25 +58,26 @@ class AwsLambdaInvoker(Invoker):
         self.timeout_s = integration.timeout_ms / 1000
         self._request = RequestMapping(integration, scope)
         self._responses = IntegrationResponses(integration.responses, scope, "AWS")
-        self._binding = binding = bind_function(integration, scope)
+        self._binding = binding = bind_function(integration.uri, scope.stage_variables,
+                                                scope.services.functions,
+                                                http_method=integration.http_method)
         # None: answer 500 (no usable function, or a request template that cannot be used)
         self._function = binding.function if binding.callable and not self._request.broken \
             else None
-        self._target = binding.target
+        self._arn = binding.arn
 
     def describe(self) -> str:
         return self._binding.describe("AWS Lambda")
 
     async def invoke(self, ctx: RequestContext) -> Outcome:
         function = self._function
-        target = self._target
-        if function is None or target is None:
+        if function is None:
             raise ApiConfigurationError()
         mapped = await self._request.map(ctx)
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         try:
             result = await function.invoke(mapped.body or b"{}", deadline=deadline,
-                                           trace_id=ctx.trace_id, function_arn=target.arn)
+                                           trace_id=ctx.trace_id, function_arn=self._arn)
         except NoInstance as exc:
             raise IntegrationTimeout() from exc
         except FunctionUnavailable as exc:

@@ -22,6 +22,7 @@ from proxy.context import ClfTime, RequestContext, getter, lookup, value
 from proxy.errors import ApiConfigurationError, IntegrationFailure, IntegrationTimeout
 from proxy.functions.base import FunctionUnavailable, NoInstance
 from proxy.functions.registry import DEFAULT_ACCOUNT
+from proxy.headers import forwarded
 from proxy.integrations.base import Invoker, MethodScope, Outcome
 from proxy.integrations.function_binding import bind_function
 from proxy.integrations.lambda_proxy import build_event, parse_response
@@ -112,50 +113,44 @@ def authorizer_fields(ctx: RequestContext) -> dict[str, object] | None:
 
 
 class AwsProxyInvoker(Invoker):
-    __slots__ = ("_binary", "_binding", "_function", "_resource", "_stage_variables",
-                 "_target", "timeout_s", "type_name")
+    __slots__ = ("_arn", "_binary", "_binding", "_function", "_resource", "_stage_variables",
+                 "timeout_s", "type_name")
 
     def __init__(self, integration: Integration, scope: MethodScope) -> None:
         self.type_name = "AWS_PROXY"
         self.timeout_s = integration.timeout_ms / 1000
         self._resource = scope.resource_path
-        self._stage_variables = scope.stage_variables
-        self._binary = scope.binary_media_types
-        self._binding = binding = bind_function(integration, scope)
+        # the event's stageVariables, made once: null without any
+        self._stage_variables = dict(scope.stage_variables) or None
+        self._binary = scope.binary
+        self._binding = binding = bind_function(integration.uri, scope.stage_variables,
+                                                scope.services.functions,
+                                                http_method=integration.http_method)
         self._function = binding.function if binding.callable else None  # None: answer 500
-        self._target = binding.target
+        self._arn = binding.arn
 
     def describe(self) -> str:
         return self._binding.describe("AWS_PROXY")
 
     async def invoke(self, ctx: RequestContext) -> Outcome:
         function = self._function
-        target = self._target
-        if function is None or target is None:
+        if function is None:
             raise ApiConfigurationError()
         request = ctx.request
         body = ctx.body
         assert request is not None and body is not None
-        forwarded_for = request.headers.get("X-Forwarded-For")
-        source_ip = ctx.source_ip or ""
-        port = request.protocol.sockname
         event = build_event(
             method=request.method, resource=self._resource, raw_path=ctx.rest_path,
             raw_headers=request.raw_headers, raw_query=ctx.query_string,
-            path_params=ctx.path_params or None, stage_variables=self._stage_variables or None,
-            body=await body.read(), binary_media_types=self._binary,
+            path_params=ctx.path_params or None, stage_variables=self._stage_variables,
+            body=await body.read(), binary=self._binary,
             request_context=request_context(ctx), authorizer=authorizer_fields(ctx),
-            added_headers=(
-                ("X-Amzn-Trace-Id", ctx.trace_id),
-                ("X-Forwarded-For", f"{forwarded_for}, {source_ip}" if forwarded_for
-                 else source_ip),
-                ("X-Forwarded-Port", str(port[1]) if port else "80"),
-                ("X-Forwarded-Proto", request.scheme),
-            ))
+            added_headers=(("X-Amzn-Trace-Id", ctx.trace_id),
+                           *forwarded(request, ctx.source_ip)))
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         try:
             result = await function.invoke(event, deadline=deadline, trace_id=ctx.trace_id,
-                                           function_arn=target.arn)
+                                           function_arn=self._arn)
         except NoInstance as exc:
             raise IntegrationTimeout() from exc
         except FunctionUnavailable as exc:
@@ -166,7 +161,7 @@ class AwsProxyInvoker(Invoker):
             ctx.integration_error = "Lambda function error"
             raise IntegrationFailure()
         try:
-            response = parse_response(result.payload, binary_media_types=self._binary,
+            response = parse_response(result.payload, binary=self._binary,
                                       accept=request.headers.get("Accept"), for_client=True)
         except IntegrationFailure as exc:
             # the reason goes to the access log; the client gets AWS's plain 502 body

@@ -25,13 +25,10 @@ class MethodScope:
     """The method an invoker is compiled for, and the services it may bind."""
 
     api_id: str
-    stage: str
     stage_variables: Mapping[str, str]
     resource_path: str
-    http_method: str
     services: Services
-    binary_media_types: tuple[str, ...] = ()  # the API's x-amazon-apigateway-binary-media-types
-    binary: BinaryMediaTypes = _NO_BINARY  # the same, compiled once per API
+    binary: BinaryMediaTypes = _NO_BINARY  # the API's binaryMediaTypes, compiled once per API
 
 
 @dataclass(slots=True)

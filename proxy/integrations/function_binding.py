@@ -1,19 +1,22 @@
-"""The Lambda function an AWS or AWS_PROXY integration calls, bound once per deployment.
+"""The Lambda function an AWS or AWS_PROXY integration, or a Lambda authorizer, calls, bound
+once per deployment.
 
-Both integrations answer 500 as AWS does when the integration ``httpMethod`` is not POST (spec
-8.1), when the URI (after ``${stageVariables.x}``) names no usable function, or when the name
-is not among the config's ``functions``; the invoker checks ``callable`` on each request and
-reads ``function`` and ``target`` from here.
+AWS answers 500 when the integration ``httpMethod`` is not POST (spec 8.1), when the URI (after
+``${stageVariables.x}``) names no usable function, or when the name is not among the config's
+``functions``; the caller checks ``callable`` once and keeps ``function`` and ``arn``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from proxy.config.model import Integration
 from proxy.functions.arn import BadFunctionUri, FunctionTarget, resolve
 from proxy.functions.base import Function
-from proxy.integrations.base import MethodScope
+
+if TYPE_CHECKING:
+    from proxy.functions.registry import Functions
 
 __all__ = ["FunctionBinding", "bind_function"]
 
@@ -23,6 +26,8 @@ class FunctionBinding:
     target: FunctionTarget | None  # None: the URI names no function (500)
     function: Function | None  # None: not among the config's functions (500)
     post: bool  # the integration method is POST; anything else answers 500 on AWS
+    # the target's ARN, made once: FunctionTarget.arn formats it on each read
+    arn: str = ""
 
     @property
     def callable(self) -> bool:
@@ -36,14 +41,18 @@ class FunctionBinding:
         return f"{kind} {self.target.name}{missing}"
 
 
-def bind_function(integration: Integration, scope: MethodScope) -> FunctionBinding:
+def bind_function(uri: str | None, stage_variables: Mapping[str, str],
+                  functions: Functions | None, *,
+                  http_method: str | None = None) -> FunctionBinding:
+    """The function ``uri`` names among ``functions`` for a stage; ``http_method``: the
+    integration's (None: POST, as an authorizer's call always is)."""
     # a GET integration method answers 500 on AWS (spec 8.1, LS-snap ...non_post_method)
-    post = (integration.http_method or "POST").upper() == "POST"
+    post = (http_method or "POST").upper() == "POST"
     try:
-        target: FunctionTarget | None = resolve(integration.uri or "", scope.stage_variables)
+        target: FunctionTarget | None = resolve(uri or "", stage_variables)
     except BadFunctionUri:
         target = None  # a stage variable naming nothing usable: 500, as AWS
-    functions = scope.services.functions
-    function = functions.get(target.name) if functions is not None and target is not None \
-        else None
-    return FunctionBinding(target, function, post)
+    if target is None:
+        return FunctionBinding(None, None, post)
+    function = functions.get(target.name) if functions is not None else None
+    return FunctionBinding(target, function, post, target.arn)

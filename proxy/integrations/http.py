@@ -18,13 +18,11 @@ one larger than AWS's 10 MB payload limit is an integration failure (502).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-from aiohttp import hdrs
 
 from proxy.config.model import Integration
 from proxy.context import RequestContext
+from proxy.encoding import MAX_PAYLOAD_BYTES
 from proxy.errors import (
     ApiConfigurationError,
     BadRequest,
@@ -34,6 +32,7 @@ from proxy.errors import (
     UpstreamProtocolError,
     UpstreamTimeout,
 )
+from proxy.headers import forwarded
 from proxy.integrations.base import Invoker, MethodScope, Outcome
 from proxy.integrations.endpoint import Endpoint
 from proxy.integrations.request_mapping import MappedRequest, RequestMapping
@@ -41,12 +40,8 @@ from proxy.integrations.responses import IntegrationResponses
 from proxy.paths import escapes
 from proxy.upstream.base import Upstream, UpstreamResponse
 
-if TYPE_CHECKING:
-    from aiohttp.web import BaseRequest
+__all__ = ["HttpInvoker"]
 
-__all__ = ["MAX_RESPONSE_BYTES", "HttpInvoker"]
-
-MAX_RESPONSE_BYTES = 10 * 1024 * 1024  # AWS's payload limit
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # characters a filled-in path value may carry as they are; others are percent-encoded
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
@@ -127,14 +122,9 @@ class HttpInvoker(Invoker):
             headers = [("Accept", "application/json"), ("User-Agent", self._user_agent)]
         if content_type is not None and client_method not in _NO_BODY_METHODS:
             headers.append(("Content-Type", content_type))
-        forwarded_for = request.headers.get(hdrs.X_FORWARDED_FOR)
-        source_ip = ctx.source_ip or ""
         headers += (("X-Amzn-Trace-Id", ctx.trace_id),
                     ("X-Amzn-Apigateway-Api-Id", self._api_id),
-                    ("X-Forwarded-For",
-                     f"{forwarded_for}, {source_ip}" if forwarded_for else source_ip),
-                    ("X-Forwarded-Port", str(_port(request))),
-                    ("X-Forwarded-Proto", request.scheme))
+                    *forwarded(request, ctx.source_ip))
         body = None if method in _NO_BODY_METHODS else mapped.body
         try:
             resp = await self._upstream.request(self._origin, method,
@@ -160,16 +150,9 @@ async def _whole(resp: UpstreamResponse) -> bytes:
     try:
         async for chunk in resp.stream():
             size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
+            if size > MAX_PAYLOAD_BYTES:  # AWS's payload limit
                 raise UpstreamProtocolError("the backend's answer exceeds 10 MB")
             chunks.append(chunk)
     finally:
         resp.release()
     return b"".join(chunks)
-
-
-def _port(request: BaseRequest) -> int:
-    sockname = request.protocol.sockname
-    if sockname:
-        return int(sockname[1])
-    return 443 if request.scheme == "https" else 80

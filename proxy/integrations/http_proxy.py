@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from proxy.config.model import Integration
@@ -16,15 +15,18 @@ from proxy.errors import (
     UpstreamProtocolError,
     UpstreamTimeout,
 )
-from proxy.headers import forwardable, header_safe, remap_response, reserved_header_mapping
+from proxy.headers import (
+    forwardable,
+    forwarded,
+    header_safe,
+    remap_response,
+    reserved_header_mapping,
+)
 from proxy.integrations.base import Invoker, MethodScope, Outcome
 from proxy.integrations.endpoint import Endpoint
 from proxy.integrations.params import Getter, compile_source
 from proxy.paths import escapes
 from proxy.upstream.base import Upstream
-
-if TYPE_CHECKING:
-    from aiohttp.web import BaseRequest
 
 
 class HttpProxyInvoker(Invoker):
@@ -43,8 +45,7 @@ class HttpProxyInvoker(Invoker):
                             integration.tls_insecure_skip_verification)
         # A mapping that sets a header AWS reserves (Content-Length, ...) is a method AWS
         # answers 500 on every call (recorded: test_apigateway_header_remapping_http).
-        self._broken = endpoint.broken or reserved_header_mapping(integration.request_parameters,
-                                                                  "HTTP_PROXY")
+        self._broken = endpoint.broken or reserved_header_mapping(integration.request_parameters)
         self.uri = endpoint.uri
         self._origin = endpoint.origin
         # The path is a template: literal pieces and {name} placeholders filled from
@@ -116,12 +117,7 @@ class HttpProxyInvoker(Invoker):
                 lname = name.lower()
                 headers = [h for h in headers if h[0].lower() != lname]
                 headers.append((name, value))
-        forwarded_for = request.headers.get("X-Forwarded-For")
-        source_ip = ctx.source_ip or ""
-        headers.append(("X-Forwarded-For",
-                        f"{forwarded_for}, {source_ip}" if forwarded_for else source_ip))
-        headers.append(("X-Forwarded-Port", str(_port(request))))
-        headers.append(("X-Forwarded-Proto", request.scheme))
+        headers += forwarded(request, ctx.source_ip)
         headers.append(("X-Amzn-Apigateway-Api-Id", self._api_id))
         body: object = None
         request_body = ctx.body
@@ -133,7 +129,7 @@ class HttpProxyInvoker(Invoker):
             if coding is not None:  # dropped from the headers: the backend gets it decoded
                 body = await request_body.decoded(coding)
             elif request_body.stream is not None:  # large and not read by a phase: streamed
-                body = _iter_stream(request_body.stream)
+                body = request_body.stream.iter_any()
         try:
             resp = await self._upstream.request(self._origin, method, self._target(ctx), headers,
                                                 body, self.timeout_s)  # type: ignore[arg-type]
@@ -150,20 +146,3 @@ class HttpProxyInvoker(Invoker):
             return Outcome(resp.status, out, resp.body, None, True, True)
         return Outcome(resp.status, out, None, resp, True, True)
 
-
-def _port(request: BaseRequest) -> int:
-    # aiohttp caches the sockname per connection; asking the transport is a getsockname()
-    # syscall per request (1.6% of the proxy profile)
-    sockname = request.protocol.sockname
-    if sockname:
-        return int(sockname[1])
-    return 443 if request.scheme == "https" else 80
-
-
-async def _iter_stream(stream: object):  # type: ignore[no-untyped-def]
-    reader = stream
-    while True:
-        chunk = await reader.readany()  # type: ignore[attr-defined]
-        if not chunk:
-            return
-        yield chunk

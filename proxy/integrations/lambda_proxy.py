@@ -17,17 +17,21 @@ with ``headers`` into one comma-separated header, the ``multiValueHeaders`` spel
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import orjson
 
-from proxy.errors import ApiConfigurationError, IntegrationFailure
+from proxy.encoding import BinaryMediaTypes, Conversion, convert
+from proxy.errors import IntegrationFailure
 from proxy.headers import GATEWAY_OWN
 
-__all__ = ["IDENTITY_KEYS", "ProxyResponse", "build_event", "is_binary", "parse_response"]
+if TYPE_CHECKING:
+    from proxy.auth.lambda_authorizer import EventMaps
+
+__all__ = ["IDENTITY_KEYS", "ProxyResponse", "build_event", "parse_response",
+           "request_maps"]
 
 # requestContext.identity always carries these, null when unknown (LS-snap, recorded from AWS)
 IDENTITY_KEYS = ("accessKey", "accountId", "caller", "cognitoAuthenticationProvider",
@@ -39,41 +43,28 @@ _NULL_IDENTITY = dict.fromkeys(IDENTITY_KEYS)  # copied: dict.fromkeys was 6k in
 _DROP, _AUTHORIZATION, _CONTENT_TYPE = 0, 1, 2
 _SPECIAL = {b"content-length": _DROP, b"connection": _DROP, b"authorization": _AUTHORIZATION,
             b"content-type": _CONTENT_TYPE}
-# A client's header names as the event spells them, with what _SPECIAL says of each: the same
-# few names come in every request, so one lookup replaces lowering, a lookup and decoding
-# (~1.2k of ~3k instructions a header). Bounded: past it, names are worked out each time.
-_NAMES: dict[bytes, tuple[str, int | None]] = {}
+# A client's header names as the event spells them, with what _SPECIAL says of each and the
+# lowercase name (a name sent in two spellings is one header): the same few names come in
+# every request, so one lookup replaces lowering, a lookup and decoding (~1.2k of ~3k
+# instructions a header). Bounded: past it, names are worked out each time.
+_NAMES: dict[bytes, tuple[str, int | None, str]] = {}
 _NAMES_MAX = 4096
 
 
-def _name(raw_name: bytes) -> tuple[str, int | None]:
-    special = _SPECIAL.get(raw_name.lower())
+def _name(raw_name: bytes) -> tuple[str, int | None, str]:
+    lower = raw_name.lower()
+    special = _SPECIAL.get(lower)
     entry = ("Authorization" if special == _AUTHORIZATION else raw_name.decode("latin-1"),
-             special)
+             special, lower.decode("latin-1"))
     if len(_NAMES) < _NAMES_MAX:
         _NAMES[raw_name] = entry
     return entry
+
+
+_NO_BINARY = BinaryMediaTypes(())
 _RESPONSE_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body",
                             "isBase64Encoded"})
 MALFORMED = "Execution failed due to configuration error: Malformed Lambda proxy response"
-
-
-def _matches(media_type: str, patterns: Sequence[str]) -> bool:
-    media_type = media_type.split(";", 1)[0].strip().lower()
-    if not media_type:
-        return False
-    major = media_type.split("/", 1)[0]
-    for pattern in patterns:
-        p = pattern.lower()
-        if p in ("*/*", media_type) or (p.endswith("/*") and p[:-2] == major):
-            return True
-    return False
-
-
-def is_binary(content_type: str | None, binary_media_types: Sequence[str]) -> bool:
-    """Whether a body of ``content_type`` is binary for an API with ``binaryMediaTypes``."""
-    return bool(binary_media_types) and content_type is not None and \
-        _matches(content_type, binary_media_types)
 
 
 def _query(raw_query: str) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
@@ -93,6 +84,44 @@ def _query(raw_query: str) -> tuple[dict[str, str] | None, dict[str, list[str]] 
     return (single, multi) if single else (None, None)
 
 
+def request_maps(raw_headers: Sequence[tuple[bytes, bytes]], raw_query: str,
+                 path_params: Mapping[str, str] | None,
+                 added_headers: Sequence[tuple[str, str]] = ()) -> EventMaps:
+    """The request's maps as a Lambda event carries them, the proxy event and a REQUEST
+    authorizer's alike: a header name spelled as the client first sent it (``Authorization``
+    as CloudFront spells it), its last value in ``headers``; Content-Length and Connection
+    left out; the query decoded with ``+`` kept; a greedy path parameter without its trailing
+    slash. ``added_headers`` (the gateway's) replace a client's header of the same name."""
+    headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    spelled: dict[str, str] = {}  # lowercase name -> the spelling it is kept under
+    content_type = None
+    for raw_name, raw_value in raw_headers:
+        name, special, lower = _NAMES.get(raw_name) or _name(raw_name)
+        if special == _DROP:
+            continue
+        value = raw_value.decode("latin-1")
+        if special == _CONTENT_TYPE:
+            content_type = value
+        first = spelled.get(lower)
+        if first is None:
+            spelled[lower] = first = name
+            multi_headers[name] = [value]
+        else:
+            multi_headers[first].append(value)
+        headers[first] = value
+    for name, value in added_headers:
+        first = spelled.get(name.lower())
+        if first is not None and first != name:
+            del headers[first], multi_headers[first]
+        headers[name] = value
+        multi_headers[name] = [value]
+    query, multi_query = _query(raw_query) if raw_query else (None, None)
+    params = {k: (v[:-1] if v.endswith("/") else v) for k, v in path_params.items()} \
+        if path_params else None
+    return (headers or None, multi_headers or None, query, multi_query, params, content_type)
+
+
 def build_event(
     *,
     method: str,
@@ -101,10 +130,10 @@ def build_event(
     raw_headers: Sequence[tuple[bytes, bytes]],
     raw_query: str,
     path_params: Mapping[str, str] | None,
-    stage_variables: Mapping[str, str] | None,
+    stage_variables: dict[str, str] | None,
     body: bytes | None,
-    binary_media_types: Sequence[str],
-    request_context: Mapping[str, Any],
+    binary: BinaryMediaTypes,
+    request_context: dict[str, Any],
     added_headers: Sequence[tuple[str, str]] = (),
     authorizer: Mapping[str, Any] | None = None,
 ) -> bytes:
@@ -113,43 +142,26 @@ def build_event(
     ``raw_path`` is the request path after the stage, as the client sent it; ``path_params``
     the matched values (``{"proxy": "a/b/"}``); ``added_headers`` what the gateway adds to what
     reaches the function (``X-Amzn-Trace-Id``, ``X-Forwarded-For``, ``X-Forwarded-Port``,
-    ``X-Forwarded-Proto``); ``request_context`` the ``requestContext`` values (``identity`` is
-    completed with nulls); ``authorizer`` a Lambda authorizer's ``principalId`` and context
-    (its values stringified, as ``$context.authorizer.*``) or Cognito's ``claims``.
+    ``X-Forwarded-Proto``); ``request_context`` the ``requestContext`` values, a
+    dict the event takes over (``identity`` is completed with nulls); ``stage_variables`` a
+    dict made once per stage, or None; ``authorizer`` a Lambda authorizer's ``principalId``
+    and context (its values stringified, as ``$context.authorizer.*``) or Cognito's
+    ``claims``.
     """
-    headers: dict[str, str] = {}
-    multi_headers: dict[str, list[str]] = {}
-    content_type = None
-    for raw_name, raw_value in raw_headers:
-        name, special = _NAMES.get(raw_name) or _name(raw_name)
-        if special == _DROP:
-            continue
-        value = raw_value.decode("latin-1")
-        if special == _CONTENT_TYPE:
-            content_type = value
-        if name in headers:
-            multi_headers[name].append(value)
-        else:
-            multi_headers[name] = [value]
-        headers[name] = value
-    for name, value in added_headers:
-        headers[name] = value
-        multi_headers[name] = [value]
-    query, multi_query = _query(raw_query) if raw_query else (None, None)
-    params = {k: (v[:-1] if v.endswith("/") else v) for k, v in path_params.items()} \
-        if path_params else None
+    headers, multi_headers, query, multi_query, params, content_type = request_maps(
+        raw_headers, raw_query, path_params, added_headers)
     if not body:
         text: str | None = None
         encoded = False
-    elif is_binary(content_type, binary_media_types):
+    elif binary.matches_content_type(content_type):
         text = base64.b64encode(body).decode("ascii")
         encoded = True
     else:
         text = body.decode("utf-8", "replace")
         encoded = False
-    context = dict(request_context)
+    context = request_context  # made for this event (aws_proxy.request_context): not copied
     identity = _NULL_IDENTITY.copy()
-    identity.update(request_context.get("identity") or {})
+    identity.update(context.get("identity") or {})
     context["identity"] = identity
     if authorizer is not None:
         context["authorizer"] = {
@@ -159,12 +171,12 @@ def build_event(
         "resource": resource,
         "path": raw_path,
         "httpMethod": method,
-        "headers": headers or None,
-        "multiValueHeaders": multi_headers or None,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
         "queryStringParameters": query,
         "multiValueQueryStringParameters": multi_query,
         "pathParameters": params,
-        "stageVariables": dict(stage_variables) if stage_variables else None,
+        "stageVariables": stage_variables or None,
         "requestContext": context,
         "body": text,
         "isBase64Encoded": encoded,
@@ -194,7 +206,7 @@ def _stringify(value: Any) -> str:
     raise IntegrationFailure(MALFORMED)
 
 
-def parse_response(payload: bytes, *, binary_media_types: Sequence[str] = (),
+def parse_response(payload: bytes, *, binary: BinaryMediaTypes = _NO_BINARY,
                    accept: str | None = None, for_client: bool = False) -> ProxyResponse:
     """The client's response from a function's result.
 
@@ -255,13 +267,9 @@ def parse_response(payload: bytes, *, binary_media_types: Sequence[str] = (),
     encoded = doc.get("isBase64Encoded")
     if encoded is not None and not isinstance(encoded, bool):
         raise IntegrationFailure(MALFORMED)
-    if encoded and data:
-        first = accept.split(",", 1)[0] if accept else None
-        if is_binary(first, binary_media_types):
-            try:
-                data = base64.b64decode(data, validate=True)
-            except (binascii.Error, ValueError):
-                raise ApiConfigurationError() from None
+    if encoded and data and binary.matches_accept(accept):
+        # the same decoder as a non-proxy response's: unpadded base64 is read as Java reads it
+        data = convert(data, Conversion.BASE64_DECODE)
     return ProxyResponse(status, headers, data)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from proxy.context import RequestContext, lookup, value
+from proxy.context import RequestContext, getter, lookup
 
 Getter = Callable[[RequestContext], str | None]
 
@@ -21,7 +21,7 @@ def compile_source(expr: str, stage_variables: Mapping[str, str]) -> Getter | No
         name = expr[len("context."):]
         if lookup(name) is None:
             return None
-        return lambda c: value(c, name)
+        return getter(name)  # the compiled reader of proxy.context
     prefix, _, name = expr.partition(".request.")
     if prefix != "method" or "." not in name:
         return None

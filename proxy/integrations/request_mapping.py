@@ -49,6 +49,7 @@ from proxy.headers import (
     RESERVED_MAPPED,
     RESERVED_MAPPED_AWS,
     header_safe,
+    reserved_header_mapping,
 )
 from proxy.integrations.base import MethodScope
 from proxy.integrations.mapped_body import BodyDoc, BodySource, compile_body_source
@@ -64,18 +65,13 @@ from proxy.vtl import (
 )
 
 __all__ = ["DEFAULT_TEMPLATE_KEY", "MappedRequest", "MethodParams", "RequestMapping",
-           "compiled", "render_error"]
+           "overridden", "render", "render_error"]
 
 log = logging.getLogger("sluice.integration")
 _bounded = BoundedLog(log)
 
 DEFAULT_TEMPLATE_KEY = "$default"
 _MISSING_CONTENT_TYPE = "application/json"
-
-
-def compiled(source: str) -> Template:
-    """A mapping template the loader has checked (``compile_template`` remembers it)."""
-    return compile_template(source)
 
 
 def render_error(err: TemplateRuntimeError, request_side: bool, request_id: str) -> Exception:
@@ -86,6 +82,28 @@ def render_error(err: TemplateRuntimeError, request_side: bool, request_id: str)
         return UnparsableBody(err.message)
     _bounded.warning("mapping template failed for request %s: %s", request_id, err.message)
     return ApiConfigurationError()
+
+
+def render(template: Template, data: bytes, lenient: bool, params: MethodParams,
+           stage_variables: Mapping[str, str], overrides: Overrides, request_side: bool,
+           request_id: str) -> bytes:
+    """A request or response template rendered over ``data``, as UTF-8. ``lenient``: a text
+    payload, given to the engine as bytes (U+FFFD for what is not UTF-8); otherwise a payload
+    that is not UTF-8 is binary and cannot enter a template (500). A failed render is
+    ``render_error``'s."""
+    text: str | bytes
+    if lenient:
+        text = data
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiConfigurationError() from None
+    try:
+        rendered = template.render_text(text, params, params, stage_variables, overrides)
+    except TemplateRuntimeError as err:
+        raise render_error(err, request_side, request_id) from None
+    return rendered.encode("utf-8", "replace")  # lone surrogates: "?"
 
 
 def _query(raw: str) -> dict[str, str]:
@@ -215,7 +233,8 @@ class RequestMapping:
         self._templates: dict[str, Template] = {}
         self._default: Template | None = None
         for key, text in integration.request_templates.items():
-            template = compiled(text)  # checked by the loader: no TemplateError here
+            # checked by the loader: no TemplateError here (compile_template remembers it)
+            template = compile_template(text)
             if key == DEFAULT_TEMPLATE_KEY:
                 self._default = template
             else:
@@ -224,7 +243,8 @@ class RequestMapping:
         self._path_params: list[tuple[str, _Source]] = []
         self._query_params: list[tuple[str, _Source]] = []
         self._header_params: list[tuple[str, _Source]] = []
-        self.broken = False
+        # AWS accepts the method and answers every call 500 (recorded)
+        self.broken = reserved_header_mapping(integration.request_parameters, self._reserved)
         self._reads_body = False
         for target, expr in integration.request_parameters.items():
             location, _, name = target.removeprefix("integration.request.").partition(".")
@@ -237,9 +257,6 @@ class RequestMapping:
             elif location in ("querystring", "multivaluequerystring"):
                 self._query_params.append((name, source))
             elif location in ("header", "multivalueheader"):
-                if name.lower() in self._reserved:
-                    # AWS accepts the method and answers every call 500 (recorded)
-                    self.broken = True
                 self._header_params.append((name, source))
         self._maps_params = bool(self._path_params or self._query_params
                                  or self._header_params)
@@ -297,22 +314,10 @@ class RequestMapping:
         overrides = Overrides()
         if template is not None:
             # toward text before the template (it reads the base64), toward binary after it
-            text: str | bytes
-            if conversion is Conversion.TEXT:  # the engine reads it: U+FFFD for not UTF-8
-                text = data
-            else:
-                if data and conversion is Conversion.BASE64_ENCODE:
-                    data = convert(data, conversion)
-                try:
-                    text = data.decode("utf-8")
-                except UnicodeDecodeError:  # a binary payload cannot enter a template
-                    raise ApiConfigurationError() from None
-            try:
-                rendered = template.render_text(text, params, params, self._stage_variables,
-                                                overrides)
-            except TemplateRuntimeError as err:
-                raise render_error(err, True, ctx.request_id) from None
-            body = rendered.encode("utf-8", "replace")  # lone surrogates: "?"
+            if data and conversion is Conversion.BASE64_ENCODE:
+                data = convert(data, conversion)
+            body = render(template, data, conversion is Conversion.TEXT, params,
+                          self._stage_variables, overrides, True, ctx.request_id)
             if body and conversion is Conversion.BASE64_DECODE:
                 body = convert(body, conversion)
         else:
@@ -342,9 +347,9 @@ class RequestMapping:
                 path.update({k: v if isinstance(v, str) else ",".join(v)
                              for k, v in wanted["path"].items()})
             if wanted["querystring"]:
-                query = _overridden(query, wanted["querystring"], fold=False)
+                query = overridden(query, wanted["querystring"], fold=False)
             if wanted["header"]:
-                mapped = _overridden(mapped, wanted["header"], fold=True)
+                mapped = overridden(mapped, wanted["header"], fold=True)
         out_headers: list[tuple[str, str]] = []
         for name, value in mapped:
             lname = name.lower()
@@ -355,7 +360,7 @@ class RequestMapping:
         return MappedRequest(body, path, query, out_headers, overrides, params, content_type)
 
 
-def _overridden(pairs: list[tuple[str, str]], overrides: Mapping[str, Any],
+def overridden(pairs: list[tuple[str, str]], overrides: Mapping[str, Any],
                 *, fold: bool) -> list[tuple[str, str]]:
     """``pairs`` with every name in ``overrides`` replaced by its value(s)."""
     names = {k.lower() if fold else k for k in overrides}

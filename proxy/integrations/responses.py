@@ -35,7 +35,7 @@ from typing import Any
 from aiohttp import hdrs
 
 from proxy.config.model import IntegrationResponse
-from proxy.context import RequestContext, value
+from proxy.context import RequestContext
 from proxy.encoding import Conversion, convert, media_type, response_conversion
 from proxy.errors import ApiConfigurationError
 from proxy.headers import (
@@ -47,8 +47,9 @@ from proxy.headers import (
 )
 from proxy.integrations.base import MethodScope, Outcome
 from proxy.integrations.mapped_body import BodyDoc, compile_body_source
-from proxy.integrations.request_mapping import MappedRequest, compiled, render_error
-from proxy.vtl import Template, TemplateRuntimeError, response_overrides
+from proxy.integrations.params import compile_source
+from proxy.integrations.request_mapping import MappedRequest, overridden, render
+from proxy.vtl import Template, compile_template, response_overrides
 
 __all__ = ["IntegrationResponses", "Selected"]
 
@@ -79,15 +80,9 @@ _Source = Callable[[RequestContext, _Backend], str | None]
 
 
 def _compile_response_source(expr: str, stage_variables: Mapping[str, str]) -> _Source | None:
-    if len(expr) >= 2 and expr[0] == expr[-1] == "'":
-        literal = expr[1:-1]
-        return lambda _c, _b: literal
-    if expr.startswith("stageVariables."):
-        stage_value = stage_variables.get(expr[len("stageVariables."):])
-        return lambda _c, _b: stage_value
-    if expr.startswith("context."):
-        name = expr[len("context."):]
-        return lambda c, _b: value(c, name)
+    """The integration response's own sources here; ``method.request.*`` is not mapped (AWS
+    maps no method request value into a response); the rest as a request mapping reads them
+    (``params.compile_source``)."""
     for prefix, multi in (("integration.response.header.", False),
                           ("integration.response.multivalueheader.", True)):
         if expr.startswith(prefix):
@@ -101,7 +96,12 @@ def _compile_response_source(expr: str, stage_variables: Mapping[str, str]) -> _
         if get is None:
             return None
         return lambda _c, b: get(b.doc)
-    return None
+    if expr.startswith("method.request."):
+        return None
+    request_source = compile_source(expr, stage_variables)
+    if request_source is None:
+        return None
+    return lambda c, _b: request_source(c)
 
 
 class Selected:
@@ -124,7 +124,7 @@ class Selected:
         # media type -> (the key as written: the Content-Type it answers with, the template)
         self.templates: dict[str, tuple[str, Template]] = {}
         for key, source_text in response.response_templates.items():
-            self.templates.setdefault(media_type(key) or key, (key, compiled(source_text)))
+            self.templates.setdefault(media_type(key) or key, (key, compile_template(source_text)))
 
     def template_for(self, accept: str | None) -> tuple[str, Template] | None:
         templates = self.templates
@@ -210,7 +210,8 @@ class IntegrationResponses:
         content_type = _JSON
         if chosen is not None:
             content_type, template = chosen
-            body = self._render(ctx, template, body, mapped, text_for_template)
+            body = render(template, body, text_for_template, mapped.params,
+                          self._stage_variables, mapped.overrides, False, ctx.request_id)
         if decode_after and body:
             body = convert(body, conversion)
         written = mapped.overrides.response
@@ -229,13 +230,7 @@ class IntegrationResponses:
         if status < 200:
             raise ApiConfigurationError()
         if overrides["header"]:
-            names = {k.lower() for k in overrides["header"]}
-            out = [(k, v) for k, v in out if k.lower() not in names]
-            for name, v in overrides["header"].items():
-                if isinstance(v, list):
-                    out.extend((name, item) for item in v)
-                else:
-                    out.append((name, v))
+            out = overridden(out, overrides["header"], fold=True)
         final: list[tuple[str, str]] = []
         has_type = False
         remap = self._remap
@@ -255,22 +250,3 @@ class IntegrationResponses:
             final.append(("Content-Type", content_type))
         # clean: no name the gateway sets itself, the Content-Type resolved (one pass here)
         return Outcome(status, final, body, None, False, True)
-
-    def _render(self, ctx: RequestContext, template: Template, body: bytes,
-                mapped: MappedRequest, lenient: bool) -> bytes:
-        text: str | bytes
-        if lenient:  # a text payload: the engine reads it, U+FFFD for what is not UTF-8
-            text = body
-        else:
-            try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError:  # a binary payload cannot enter a template
-                raise ApiConfigurationError() from None
-        params = mapped.params
-        try:
-            rendered = template.render_text(text, params, params, self._stage_variables,
-                                            mapped.overrides)
-        except TemplateRuntimeError as err:
-            raise render_error(err, False, ctx.request_id) from None
-        return rendered.encode("utf-8", "replace")  # lone surrogates: "?"
-

@@ -19,7 +19,9 @@ from proxy.auth.lambda_authorizer import (
     token_event,
 )
 from proxy.auth.policy import ALLOW, DENY, NO_DECISION
+from proxy.encoding import BinaryMediaTypes
 from proxy.errors import AuthorizerConfigurationError, Unauthorized
+from proxy.integrations.lambda_proxy import build_event, request_maps
 
 PREFIX = api_arn("us-east-1", "123456789012", "a1b2c3")
 GET = method_arn(PREFIX, "prod", "GET", "/pets")
@@ -122,11 +124,10 @@ class TestRequest:
         assert self.identity(authorizer) is None
 
     def test_event_shape(self):
-        headers = CIMultiDict([("Accept", "*/*"), ("X-Multi", "a"), ("x-multi", "b")])
+        headers = ((b"Accept", b"*/*"), (b"X-Multi", b"a"), (b"x-multi", b"b"))
         event = request_event(
             method_arn=GET, resource="/pets/{id}", path="/pets/1", http_method="GET",
-            headers=headers, query=MultiDict([("q", "1"), ("q", "2")]),
-            path_parameters={"id": "1"}, stage_variables={},
+            maps=request_maps(headers, "q=1&q=2", {"id": "1"}), stage_variables={},
             request_context={"accountId": "123456789012", "stage": "prod"})
         assert list(event) == [
             "type", "methodArn", "resource", "path", "httpMethod", "headers",
@@ -139,6 +140,30 @@ class TestRequest:
         assert event["multiValueQueryStringParameters"] == {"q": ["1", "2"]}
         assert event["pathParameters"] == {"id": "1"} and event["stageVariables"] == {}
         orjson.dumps(event)  # JSON as it goes to the function
+
+
+    def test_maps_are_the_proxy_events(self):
+        # they were rebuilt from aiohttp's parsed maps: "+" read as a space, Content-Length
+        # and Connection kept, "authorization" as sent, a greedy parameter's "/" kept
+        headers = ((b"authorization", b"t"), (b"Content-Length", b"0"),
+                   (b"Connection", b"keep-alive"), (b"X-A", b"1"), (b"X-A", b"2"))
+        query = "a=b+c&a=%2B&d"
+        params = {"proxy": "x/y/"}
+        event = request_event(
+            method_arn=GET, resource="/{proxy+}", path="/x/y/", http_method="GET",
+            maps=request_maps(headers, query, params), stage_variables={},
+            request_context={})
+        proxy = orjson.loads(build_event(
+            method="GET", resource="/{proxy+}", raw_path="/x/y/", raw_headers=headers,
+            raw_query=query, path_params=params, stage_variables=None, body=None,
+            binary=BinaryMediaTypes(()), request_context={}))
+        for key in ("headers", "multiValueHeaders", "queryStringParameters",
+                    "multiValueQueryStringParameters", "pathParameters"):
+            assert event[key] == proxy[key], key
+        assert event["queryStringParameters"] == {"a": "+", "d": ""}
+        assert event["multiValueQueryStringParameters"]["a"] == ["b+c", "+"]
+        assert event["headers"] == {"Authorization": "t", "X-A": "2"}
+        assert event["pathParameters"] == {"proxy": "x/y"}
 
 
 class TestOutput:

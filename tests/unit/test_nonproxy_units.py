@@ -15,7 +15,7 @@ from proxy.config.openapi import read_definition
 from proxy.context import ContextView, RequestContext
 from proxy.deployment import caching_enabled
 from proxy.errors import ApiConfigurationError
-from proxy.headers import header_safe, reserved_header_mapping
+from proxy.headers import RESERVED_MAPPED_AWS, header_safe, reserved_header_mapping
 from proxy.integrations.aws_lambda import error_message
 from proxy.integrations.base import MethodScope
 from proxy.integrations.mapped_body import BodyDoc, compile_body_source
@@ -117,7 +117,7 @@ def test_body_as_a_mapping_source() -> None:
 
 
 def _responses(*entries: IntegrationResponse) -> IntegrationResponses:
-    scope = MethodScope("api", "prod", {}, "/r", "GET", offline_services(Config("t")))
+    scope = MethodScope("api", {}, "/r", offline_services(Config("t")))
     return IntegrationResponses(entries, scope, "HTTP")
 
 
@@ -148,6 +148,17 @@ def test_response_template_by_accept() -> None:
     assert _responses(IntegrationResponse(None, 200)).select("1").template_for("x/y") is None
 
 
+def test_response_parameter_sources() -> None:
+    entry = _responses(IntegrationResponse(None, 200, response_parameters={
+        "method.response.header.A": "'lit'",
+        "method.response.header.B": "method.request.header.X",  # AWS maps none: not compiled
+        "method.response.header.C": "context.noSuchVariable",
+        "method.response.header.D": "stageVariables.v",
+        "method.response.header.E": "integration.response.header.Y"})).select("200")
+    assert [name for name, _ in entry.params] == ["A", "D", "E"]
+    assert entry.params[0][1](None, None) == "lit"  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(("name", "value", "ok"), [
     ("X-A", "v a l", True), ("X-A", "caf\u00e9", True), ("X-A", "", True),
     ("X-A", "a\r\nX-B: 1", False), ("X-A", "a\nb", False), ("X-A", "\x00", False),
@@ -158,13 +169,13 @@ def test_header_safe(name: str, value: str, ok: bool) -> None:
 
 
 def test_reserved_header_mappings() -> None:
-    assert reserved_header_mapping({"integration.request.header.content-length": "'0'"},
-                                   "HTTP_PROXY")
-    assert not reserved_header_mapping({"integration.request.header.Authorization": "'x'"},
-                                       "HTTP")
-    assert reserved_header_mapping({"integration.request.header.Authorization": "'x'"}, "AWS")
-    assert not reserved_header_mapping({"integration.request.querystring.Content-Length": "'0'"},
-                                       "HTTP")
+    assert reserved_header_mapping({"integration.request.header.content-length": "'0'"})
+    assert not reserved_header_mapping({"integration.request.header.Authorization": "'x'"})
+    assert reserved_header_mapping({"integration.request.header.Authorization": "'x'"},
+                                   RESERVED_MAPPED_AWS)
+    assert reserved_header_mapping({"integration.request.multivalueheader.TE": "'x'"},
+                                   RESERVED_MAPPED_AWS)
+    assert not reserved_header_mapping({"integration.request.querystring.Content-Length": "'0'"})
 
 
 def test_caching_enabled_per_method() -> None:
