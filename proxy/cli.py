@@ -149,7 +149,7 @@ def _invoke(config: Config, name: str, event_file: str | None, log_level: str) -
 
     async def run() -> int:
         upstream = PoolUpstream()
-        functions = Functions(config.functions, upstream=upstream)
+        functions = Functions(config.functions, upstream=upstream, aws=config.aws)
         fn = functions.get(name)
         assert fn is not None
         loop = asyncio.get_running_loop()

@@ -28,7 +28,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from proxy.config.model import FunctionConfig
+from proxy.config.model import AwsSettings, FunctionConfig
+from proxy.functions.arn import FunctionTarget
 from proxy.functions.base import Function, FunctionUnavailable, InvokeResult, NoInstance
 from proxy.functions.concurrency import Slots
 from proxy.functions.instance import Instance, Invocation
@@ -61,7 +62,7 @@ class LocalFunction(Function):
                  "_loop", "_metrics", "_none_left", "_queue", "_retry", "_slots", "_sweep",
                  "_tasks", "_tick", "arn")
 
-    def __init__(self, config: FunctionConfig, *, slots: Slots, region: str, account: str,
+    def __init__(self, config: FunctionConfig, *, slots: Slots, aws: AwsSettings,
                  idle_timeout_s: float, metrics: FunctionMetrics | None = None) -> None:
         super().__init__(config)
         self._slots = slots
@@ -79,14 +80,14 @@ class LocalFunction(Function):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._none_left: asyncio.Event | None = None  # set when the last instance is gone
-        self.arn = f"arn:aws:lambda:{region}:{account}:function:{config.name}"
+        self.arn = FunctionTarget(config.name, aws.region, aws.account_id, None).arn
         if config.handler is not None:
             python = config.interpreter or sys.executable
             # -s: no user site-packages, as in Lambda; awslambdaric imports the handler
             self._argv: tuple[str, ...] = (python, "-s", "-m", "awslambdaric", config.handler)
         else:
             self._argv = config.command
-        self._base_env = _environment(config, region)
+        self._base_env = _environment(config, aws.region)
         if metrics is not None:
             metrics.watch(config.name, lambda: slots.local)
 

@@ -10,10 +10,9 @@ it here, so ``reservedConcurrency`` holds for the machine.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Mapping
 
-from proxy.config.model import FunctionConfig
+from proxy.config.model import AwsSettings, FunctionConfig
 from proxy.functions.base import Function
 from proxy.functions.concurrency import SharedConcurrency, Slots
 from proxy.functions.endpoint import EndpointFunction
@@ -21,27 +20,25 @@ from proxy.functions.local import LocalFunction
 from proxy.functions.metrics import FunctionMetrics
 from proxy.upstream.base import Upstream
 
-__all__ = ["DEFAULT_ACCOUNT", "DEFAULT_IDLE_TIMEOUT_S", "Functions"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT_S", "Functions"]
 
 # How long a warm instance waits for its next invocation before it stops (Lambda keeps idle
 # environments for minutes; it does not say how long).
 DEFAULT_IDLE_TIMEOUT_S = 300.0
-DEFAULT_ACCOUNT = "123456789012"
 
 
 class Functions:
     def __init__(self, configs: Mapping[str, FunctionConfig], *, upstream: Upstream,
-                 concurrency: SharedConcurrency | None = None,
+                 aws: AwsSettings, concurrency: SharedConcurrency | None = None,
                  metrics: FunctionMetrics | None = None,
-                 idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S, region: str | None = None,
-                 account: str = DEFAULT_ACCOUNT) -> None:
+                 idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S) -> None:
+        """``aws``: the config's region and account, in each function's ARN and environment
+        (the config decides them: ``aws:``, else AWS_REGION, else its defaults)."""
         self._upstream = upstream
+        self._aws = aws
         self._concurrency = concurrency
         self._metrics = metrics
         self._idle_timeout_s = idle_timeout_s
-        self._region = region or os.environ.get("AWS_REGION") or \
-            os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        self._account = account
         self._retiring: dict[asyncio.Task[None], Function] = {}
         self._functions: dict[str, Function] = {
             name: self._build(config) for name, config in configs.items()}
@@ -52,7 +49,7 @@ class Functions:
         limit = config.reserved_concurrency
         slots = self._concurrency.slots(config.name, limit) if self._concurrency is not None \
             else Slots(limit)
-        return LocalFunction(config, slots=slots, region=self._region, account=self._account,
+        return LocalFunction(config, slots=slots, aws=self._aws,
                              idle_timeout_s=self._idle_timeout_s, metrics=self._metrics)
 
     def get(self, name: str) -> Function | None:

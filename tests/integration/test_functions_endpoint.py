@@ -10,7 +10,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from proxy.config.model import FunctionConfig
+from proxy.config.model import AwsSettings, FunctionConfig
 from proxy.functions import Functions, FunctionUnavailable, NoInstance
 from proxy.upstream import PoolUpstream
 
@@ -52,7 +52,7 @@ async def test_endpoint_function(invoke_api: tuple[str, list[dict[str, Any]]]) -
     fns = Functions({"legacy": FunctionConfig("legacy", endpoint=url),
                      "rie": FunctionConfig("rie", endpoint=url + "/2015-03-31/functions/"
                                                                "function/invocations")},
-                    upstream=up)
+                    upstream=up, aws=AwsSettings())
     loop = asyncio.get_running_loop()
     try:
         fn = fns.get("legacy")
@@ -78,7 +78,7 @@ async def test_endpoint_function(invoke_api: tuple[str, list[dict[str, Any]]]) -
 async def test_an_unreachable_endpoint_cannot_run() -> None:
     up = PoolUpstream()
     fns = Functions({"gone": FunctionConfig("gone", endpoint="http://127.0.0.1:9")},
-                    upstream=up)
+                    upstream=up, aws=AwsSettings())
     try:
         with pytest.raises(FunctionUnavailable):
             await fns.get("gone").invoke(b"{}", deadline=asyncio.get_running_loop().time() + 5)
