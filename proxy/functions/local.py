@@ -233,9 +233,8 @@ class LocalFunction(Function):
         if log.isEnabledFor(_INFO):
             self._report(instance, result)
         reuse = reusable and not self._closed
-        if not reuse and instance.alive:
-            self.retired(instance)
-            instance.stop()
+        if not reuse:
+            instance.stop()  # nothing when it is gone already
         # the slot goes to the first caller waiting, on this instance when it can go on
         following = self._next_waiting() if self._queue else None
         if following is not None:
@@ -281,13 +280,13 @@ class LocalFunction(Function):
                    f"Memory Size: {self.config.memory_size} MB\t"
                    f"Max Memory Used: {instance.max_memory_mb()} MB{init}")
 
-    def retired(self, instance: Instance) -> None:
-        """Take an instance out of the warm list (it is stopping)."""
+    def gone(self, instance: Instance) -> None:
+        """Its process is gone. Only an idle one that exited on its own can still be in the
+        warm list (the idle sweep and aclose take out those they stop; a busy or starting one
+        is never in it): once per instance, a scan of at most its function's idle ones."""
+        self._instances.discard(instance)
         with contextlib.suppress(ValueError):
             self._idle.remove(instance)
-
-    def gone(self, instance: Instance) -> None:
-        self._instances.discard(instance)
         if not self._instances and self._none_left is not None:
             self._none_left.set()
 
