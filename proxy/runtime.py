@@ -83,7 +83,6 @@ class Runtime:
 
     async def start(self) -> None:
         await self.registry.start(self.config.api_keys, self.config.usage_plans)
-        await self.functions.start()
 
     def compile(self, config: Config) -> Deployment:
         return compile_deployment(config, self.services)

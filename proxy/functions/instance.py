@@ -42,6 +42,7 @@ from proxy.functions.runtime_api import (
     event_head,
     invalid_state,
 )
+from proxy.logs import utc_stamp
 
 if TYPE_CHECKING:
     from proxy.config.model import FunctionConfig
@@ -374,7 +375,8 @@ class Instance:
         limit_s = INIT_TIMEOUT_S if starting else self._fn.config.timeout_s
         message = f"Task timed out after {limit_s:.2f} seconds"
         if not starting:  # the invocation's log line
-            self._fn.line(current.request_id, f"{_now_iso()} {current.request_id} {message}")
+            rid = current.request_id
+            self._fn.line(rid, f"{utc_stamp(time.time())} {rid} {message}")
         self._finish(current, error_document(
             "Sandbox.Timedout", f"RequestId: {current.request_id} Error: {message}"), _UNHANDLED,
             reusable=False)
@@ -439,10 +441,4 @@ def _unknown_error(error_type: str | None) -> bytes:
     kind = error_type or ""
     if not (kind.startswith(("Runtime.", "Function.")) and kind.split(".", 1)[1][:1].isupper()):
         kind = "Function.Unknown" if kind.startswith("Function.") else "Runtime.Unknown"
-    return orjson.dumps({"errorMessage": "Unknown application error occurred",
-                         "errorType": kind})
-
-
-def _now_iso() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+    return error_document(kind, "Unknown application error occurred")

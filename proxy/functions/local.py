@@ -354,8 +354,8 @@ def _environment(config: FunctionConfig, region: str) -> dict[str, str]:
     if config.handler is not None:
         env["_HANDLER"] = config.handler
         env["PYTHONPATH"] = config.code_uri
-    else:
-        env["_HANDLER"] = config.handler or ""
+    else:  # a command runs, with no handler: the variable is set all the same, empty
+        env["_HANDLER"] = ""
     # the role's credentials in Lambda; here the gateway's own, when it has them
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         value = os.environ.get(name)

@@ -1,10 +1,11 @@
 """``Functions``: every configured function, by name, owned by the gateway's ``Runtime``.
 
-The lead's wiring: build it in ``Runtime.__init__`` from ``config.functions`` with the
-runtime's upstream, ``await start()`` it, ``await reload(config.functions)`` on SIGHUP and
-``await aclose()`` in ``Runtime.aclose`` (every instance stopped). With ``server.workers > 1``
-the parent builds ``SharedConcurrency(config.functions)`` before forking and each worker passes
-it here, so ``reservedConcurrency`` holds for the machine.
+``Runtime.__init__`` builds it from ``config.functions`` with the runtime's upstream and the
+config's ``aws`` settings; nothing starts before a function's first call (instances start on
+demand). ``Runtime.reload`` calls ``reload(config.functions)`` on SIGHUP and ``Runtime.aclose``
+calls ``aclose()``, which stops every instance. With ``server.workers > 1`` the parent builds
+``SharedConcurrency(config.functions)`` before forking and each worker passes it here, so
+``reservedConcurrency`` holds for the machine.
 """
 
 from __future__ import annotations
@@ -55,18 +56,9 @@ class Functions:
     def get(self, name: str) -> Function | None:
         return self._functions.get(name)
 
-    def __contains__(self, name: str) -> bool:
-        return name in self._functions
-
-    def __len__(self) -> int:
-        return len(self._functions)
-
     def describe(self) -> list[tuple[str, str]]:
         """``(name, how it runs)`` per function, for ``sluice routes``."""
         return [(name, fn.describe()) for name, fn in sorted(self._functions.items())]
-
-    async def start(self) -> None:
-        """Nothing starts before its first call (instances are started on demand)."""
 
     async def reload(self, configs: Mapping[str, FunctionConfig]) -> None:
         """Keep the functions whose config is unchanged (and their warm instances); stop the
