@@ -121,7 +121,6 @@ def _invoke(config: Config, name: str, event_file: str | None, log_level: str) -
     """``sluice invoke``: the result (or error) as JSON on stdout, the function's log on
     stderr; exit 0 when the function succeeded, 1 when it failed or could not run."""
     import asyncio
-    import json
 
     from proxy.functions import FunctionError, Functions
     from proxy.functions.instance import INIT_TIMEOUT_S
@@ -149,7 +148,7 @@ def _invoke(config: Config, name: str, event_file: str | None, log_level: str) -
 
     async def run() -> int:
         upstream = PoolUpstream()
-        functions = Functions(config.functions, upstream=upstream)
+        functions = Functions(config.functions, upstream=upstream, aws=config.aws)
         fn = functions.get(name)
         assert fn is not None
         loop = asyncio.get_running_loop()

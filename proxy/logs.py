@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["FORMATS", "LEVELS", "LineLog", "flush_logs", "setup_logging"]
+__all__ = ["FORMATS", "LEVELS", "LineLog", "flush_logs", "setup_logging", "utc_stamp"]
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORMATS = ("text", "json")
@@ -37,10 +37,11 @@ _MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
 
 
 def _timestamp(record: logging.LogRecord) -> str:
-    return _stamp(record.created)
+    return utc_stamp(record.created)
 
 
-def _stamp(created: float) -> str:
+def utc_stamp(created: float) -> str:
+    """``created`` (epoch seconds) as ``2026-11-29T21:49:23.123Z``, as the log lines show it."""
     global _second, _second_text
     seconds = int(created)
     if seconds != _second:  # strftime once a second: most lines share one
@@ -131,7 +132,7 @@ class _SluiceHandler(logging.StreamHandler):  # type: ignore[type-arg]
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return False
-        stamp = _stamp(time.time())
+        stamp = utc_stamp(time.time())
         held = self._held
         if not held:
             loop.call_soon(self.flush_held)

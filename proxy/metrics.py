@@ -37,7 +37,7 @@ from proxy.response import CLIENT_CLOSED
 
 __all__ = [
     "FLUSH_INTERVAL_S", "LATENCY_BUCKETS", "METRIC_NAMES", "THROTTLE_LEVELS", "MethodMetrics",
-    "Metrics", "value_class",
+    "Metrics", "add_to_histogram", "into_buckets", "value_class",
 ]
 
 # Seconds, 0.5 ms to 30 s: a gateway hop is sub-millisecond, AWS's integration timeout is 29 s.
@@ -174,11 +174,11 @@ class MethodMetrics:
                 self.n_5xx += n
         seconds = [ms / 1000.0 for ms in latencies]
         self.sum_latency += sum(seconds)
-        _into_buckets(self.n_latency, seconds)
+        into_buckets(self.n_latency, seconds, LATENCY_BUCKETS)
         seconds = [ms / 1000.0 for ms in integrations if ms is not None]
         if seconds:
             self.sum_integration += sum(seconds)
-            _into_buckets(self.n_integration, seconds)
+            into_buckets(self.n_integration, seconds, LATENCY_BUCKETS)
         if any(caches):
             cache = collections.Counter(caches)
             self.n_hits += cache["hit"]
@@ -196,16 +196,8 @@ class MethodMetrics:
                          (self.n_hits, self.cache_hits), (self.n_misses, self.cache_misses)):
             if n:
                 child.inc(n)
-        # Histogram children have no bulk observe: their per-bucket values (non-cumulative,
-        # one per upper bound, +Inf last) and sum are what Histogram.observe itself updates.
-        for counts, total, child in ((self.n_latency, self.sum_latency, self.latency),
-                                     (self.n_integration, self.sum_integration,
-                                      self.integration_latency)):
-            if any(counts):
-                for value, n in zip(child._buckets, counts, strict=True):
-                    if n:
-                        value.inc(n)
-                child._sum.inc(total)
+        add_to_histogram(self.latency, self.n_latency, self.sum_latency)
+        add_to_histogram(self.integration_latency, self.n_integration, self.sum_integration)
         self._reset()
 
 
@@ -330,15 +322,28 @@ class _LoopTasks(Collector):
                                 "asyncio tasks alive in this process's event loop", value=count)
 
 
-def _into_buckets(counts: list[int], seconds: list[float]) -> None:
-    """Add each value to the first bucket whose upper bound it does not exceed (+Inf last)."""
+def into_buckets(counts: list[int], seconds: list[float], bounds: tuple[float, ...]) -> None:
+    """Add each value to the first bucket whose upper bound it does not exceed: ``counts`` has
+    one count per bound of ``bounds`` and +Inf last, as a histogram child stores them."""
     seconds.sort()
     below = 0
-    for i, bound in enumerate(LATENCY_BUCKETS):
+    for i, bound in enumerate(bounds):
         upto = bisect_right(seconds, bound)
         counts[i] += upto - below
         below = upto
     counts[-1] += len(seconds) - below
+
+
+def add_to_histogram(child: Any, counts: list[int], total: float) -> None:
+    """Add bucket counts (as :func:`into_buckets` makes them) and their sum to a histogram
+    child in one step. Children have no bulk observe: their per-bucket values
+    (non-cumulative, one per upper bound, +Inf last) and sum are what ``observe`` updates."""
+    if not any(counts):
+        return
+    for value, n in zip(child._buckets, counts, strict=True):
+        if n:
+            value.inc(n)
+    child._sum.inc(total)
 
 
 _HELP = {

@@ -44,9 +44,7 @@ def offline_services(config: Config) -> Services:
     return Services(upstream, Limiter(storage_from_url("memory://")),
                     Registry(registry_store_from_url("memory://")),
                     ResponseCache(cache_storage_from_url("memory://")),
-                    functions=Functions(config.functions, upstream=upstream,
-                                        region=config.aws.region,
-                                        account=config.aws.account_id))
+                    functions=Functions(config.functions, upstream=upstream, aws=config.aws))
 
 
 class Runtime:
@@ -72,9 +70,8 @@ class Runtime:
         self.access_logs: dict[str, AccessLog] = {}
         function_metrics = FunctionMetrics(self.metrics)
         self.metrics.also_flush(function_metrics.flush)
-        self.functions = Functions(config.functions, upstream=self.upstream,
-                                   concurrency=concurrency, metrics=function_metrics,
-                                   region=config.aws.region, account=config.aws.account_id)
+        self.functions = Functions(config.functions, upstream=self.upstream, aws=config.aws,
+                                   concurrency=concurrency, metrics=function_metrics)
         self.authorizers = authorizers if authorizers is not None else AuthorizerServices()
         # SLUICE_DISABLE_METRICS=1: no per-request metrics, only for bench's baseline of what
         # metrics cost (issue 5); /metrics then shows nothing about requests.
@@ -86,7 +83,6 @@ class Runtime:
 
     async def start(self) -> None:
         await self.registry.start(self.config.api_keys, self.config.usage_plans)
-        await self.functions.start()
 
     def compile(self, config: Config) -> Deployment:
         return compile_deployment(config, self.services)

@@ -23,7 +23,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
-from proxy.config.model import FunctionConfig
+from proxy.config.model import AwsSettings, FunctionConfig
 from proxy.functions import Functions, LocalFunction
 from proxy.upstream import PoolUpstream
 
@@ -59,7 +59,7 @@ async def main() -> None:
     up = PoolUpstream()
     cfg = FunctionConfig("hello", handler="app.handler", code_uri=str(code),
                          reserved_concurrency=args.instances)
-    fns = Functions({"hello": cfg}, upstream=up)
+    fns = Functions({"hello": cfg}, upstream=up, aws=AwsSettings())
     fn = fns.get("hello")
     assert isinstance(fn, LocalFunction)
     loop = asyncio.get_running_loop()
@@ -90,7 +90,7 @@ async def main() -> None:
     await fns.aclose()
     colds = []
     for _ in range(args.cold):
-        fns = Functions({"hello": cfg}, upstream=up)
+        fns = Functions({"hello": cfg}, upstream=up, aws=AwsSettings())
         f = fns.get("hello")
         assert f is not None
         began = time.perf_counter()

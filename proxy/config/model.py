@@ -115,7 +115,7 @@ class MethodSettings:
 
 
 DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT_ID = "123456789012"  # as proxy.templates and proxy.functions default it
+DEFAULT_ACCOUNT_ID = "123456789012"  # as proxy.templates defaults it
 
 
 @dataclass(frozen=True, slots=True)

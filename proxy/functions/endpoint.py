@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 from proxy.config.model import FunctionConfig
 from proxy.errors import UpstreamError, UpstreamTimeout
 from proxy.functions.base import Function, FunctionUnavailable, InvokeResult, NoInstance
+from proxy.functions.runtime_api import MAX_RESPONSE_BYTES
 from proxy.upstream.base import Origin, Upstream, UpstreamResponse
 
 __all__ = ["EndpointFunction"]
@@ -68,11 +69,13 @@ class EndpointFunction(Function):
         try:
             body = resp.body
             if body is None:
-                body = b"".join([chunk async for chunk in resp.stream()])
+                body = await self._read(resp)
+            elif len(body) > MAX_RESPONSE_BYTES:
+                raise self._too_large()
         except UpstreamError as e:
             raise FunctionUnavailable(f"function {self.name}: {e}") from e
         finally:
-            resp.release()
+            resp.release()  # one not read to its end is closed, not reused
         if resp.status != 200:
             # Lambda's own refusals (404 ResourceNotFoundException, 429 TooManyRequests, ...)
             raise FunctionUnavailable(
@@ -86,3 +89,18 @@ class EndpointFunction(Function):
             elif lower == "x-amzn-requestid":
                 request_id = value
         return InvokeResult(body, error, request_id, (time.perf_counter() - began) * 1000.0)
+
+    async def _read(self, resp: UpstreamResponse) -> bytes:
+        """A streamed answer, refused past Lambda's response limit rather than held whole."""
+        chunks = []
+        size = 0
+        async for chunk in resp.stream():
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise self._too_large()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self) -> FunctionUnavailable:
+        return FunctionUnavailable(f"function {self.name}: the Invoke API answered more than "
+                                   f"Lambda's {MAX_RESPONSE_BYTES} bytes")

@@ -42,6 +42,7 @@ from proxy.functions.runtime_api import (
     event_head,
     invalid_state,
 )
+from proxy.logs import utc_stamp
 
 if TYPE_CHECKING:
     from proxy.config.model import FunctionConfig
@@ -58,8 +59,6 @@ class InstanceOwner(Protocol):
 
     def finished(self, instance: Instance, invocation: Invocation, result: InvokeResult,
                  reusable: bool) -> None: ...
-
-    def retired(self, instance: Instance) -> None: ...
 
     def gone(self, instance: Instance) -> None: ...
 
@@ -230,10 +229,7 @@ class Instance:
         """The deadline tick, at loop time ``now``: past its init limit or its invocation's
         timeout, the invocation is answered as timed out and the process killed."""
         if now >= self.timeout_at:
-            if self._state == _STARTING:
-                self._init_timed_out()
-            else:
-                self._timed_out()
+            self._timed_out()
 
     def stop(self) -> None:
         """Stop now: kill the process group; an invocation in flight is answered as a crash."""
@@ -276,7 +272,6 @@ class Instance:
         if self._state != _GONE:
             self._state = _GONE
             self.timeout_at = math.inf
-            self._fn.retired(self)
             if current is not None:
                 if code == 0 or code is None:
                     reason = "Runtime exited without providing a reason"
@@ -354,12 +349,13 @@ class Instance:
             return invalid_state("/init/error after init")
         current = self._current
         self.init_ms = (time.perf_counter() - self._spawned_at) * 1000.0
+        # the runtime exits after reporting; Lambda discards the environment either way (an
+        # instance finished as not reusable is stopped by its function)
         if current is not None:
             self._finish(current, body or _unknown_error(error_type), _UNHANDLED,
                          reusable=False)
-        # the runtime exits after reporting; Lambda discards the environment either way
-        self._fn.retired(self)
-        self.stop()
+        else:
+            self.stop()
         return ACCEPTED
 
     def lost(self, conn: RuntimeApiConnection) -> None:
@@ -369,28 +365,21 @@ class Instance:
     # --- endings ---------------------------------------------------------------------------
 
     def _timed_out(self) -> None:
+        """Past its init limit (still starting) or its invocation's timeout: the invocation is
+        answered as Lambda answers it and, finished as not reusable, the instance stopped."""
         self.timeout_at = math.inf
         current = self._current
-        if current is None:
+        if current is None:  # the tick checks only instances that run (or start for) one
             return
-        timeout_s = self._fn.config.timeout_s
-        message = f"Task timed out after {timeout_s:.2f} seconds"
-        self._fn.line(current.request_id, f"{_now_iso()} {current.request_id} {message}")
-        self._fn.retired(self)
+        starting = self._state == _STARTING
+        limit_s = INIT_TIMEOUT_S if starting else self._fn.config.timeout_s
+        message = f"Task timed out after {limit_s:.2f} seconds"
+        if not starting:  # the invocation's log line
+            rid = current.request_id
+            self._fn.line(rid, f"{utc_stamp(time.time())} {rid} {message}")
         self._finish(current, error_document(
             "Sandbox.Timedout", f"RequestId: {current.request_id} Error: {message}"), _UNHANDLED,
             reusable=False)
-        self.stop()
-
-    def _init_timed_out(self) -> None:
-        self.timeout_at = math.inf
-        current = self._current
-        self._fn.retired(self)
-        if current is not None:
-            self._finish(current, error_document(
-                "Sandbox.Timedout", f"RequestId: {current.request_id} Error: Task timed out "
-                f"after {INIT_TIMEOUT_S:.2f} seconds"), _UNHANDLED, reusable=False)
-        self.stop()
 
     def _finish(self, invocation: Invocation, payload: bytes, function_error: str | None,
                 reusable: bool = True) -> None:
@@ -452,10 +441,4 @@ def _unknown_error(error_type: str | None) -> bytes:
     kind = error_type or ""
     if not (kind.startswith(("Runtime.", "Function.")) and kind.split(".", 1)[1][:1].isupper()):
         kind = "Function.Unknown" if kind.startswith("Function.") else "Runtime.Unknown"
-    return orjson.dumps({"errorMessage": "Unknown application error occurred",
-                         "errorType": kind})
-
-
-def _now_iso() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+    return error_document(kind, "Unknown application error occurred")

@@ -28,7 +28,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from proxy.config.model import FunctionConfig
+from proxy.config.model import AwsSettings, FunctionConfig
+from proxy.functions.arn import FunctionTarget
 from proxy.functions.base import Function, FunctionUnavailable, InvokeResult, NoInstance
 from proxy.functions.concurrency import Slots
 from proxy.functions.instance import Instance, Invocation
@@ -61,7 +62,7 @@ class LocalFunction(Function):
                  "_loop", "_metrics", "_none_left", "_queue", "_retry", "_slots", "_sweep",
                  "_tasks", "_tick", "arn")
 
-    def __init__(self, config: FunctionConfig, *, slots: Slots, region: str, account: str,
+    def __init__(self, config: FunctionConfig, *, slots: Slots, aws: AwsSettings,
                  idle_timeout_s: float, metrics: FunctionMetrics | None = None) -> None:
         super().__init__(config)
         self._slots = slots
@@ -79,14 +80,14 @@ class LocalFunction(Function):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._none_left: asyncio.Event | None = None  # set when the last instance is gone
-        self.arn = f"arn:aws:lambda:{region}:{account}:function:{config.name}"
+        self.arn = FunctionTarget(config.name, aws.region, aws.account_id, None).arn
         if config.handler is not None:
             python = config.interpreter or sys.executable
             # -s: no user site-packages, as in Lambda; awslambdaric imports the handler
             self._argv: tuple[str, ...] = (python, "-s", "-m", "awslambdaric", config.handler)
         else:
             self._argv = config.command
-        self._base_env = _environment(config, region)
+        self._base_env = _environment(config, aws.region)
         if metrics is not None:
             metrics.watch(config.name, lambda: slots.local)
 
@@ -232,9 +233,8 @@ class LocalFunction(Function):
         if log.isEnabledFor(_INFO):
             self._report(instance, result)
         reuse = reusable and not self._closed
-        if not reuse and instance.alive:
-            self.retired(instance)
-            instance.stop()
+        if not reuse:
+            instance.stop()  # nothing when it is gone already
         # the slot goes to the first caller waiting, on this instance when it can go on
         following = self._next_waiting() if self._queue else None
         if following is not None:
@@ -280,13 +280,13 @@ class LocalFunction(Function):
                    f"Memory Size: {self.config.memory_size} MB\t"
                    f"Max Memory Used: {instance.max_memory_mb()} MB{init}")
 
-    def retired(self, instance: Instance) -> None:
-        """Take an instance out of the warm list (it is stopping)."""
+    def gone(self, instance: Instance) -> None:
+        """Its process is gone. Only an idle one that exited on its own can still be in the
+        warm list (the idle sweep and aclose take out those they stop; a busy or starting one
+        is never in it): once per instance, a scan of at most its function's idle ones."""
+        self._instances.discard(instance)
         with contextlib.suppress(ValueError):
             self._idle.remove(instance)
-
-    def gone(self, instance: Instance) -> None:
-        self._instances.discard(instance)
         if not self._instances and self._none_left is not None:
             self._none_left.set()
 
@@ -354,8 +354,8 @@ def _environment(config: FunctionConfig, region: str) -> dict[str, str]:
     if config.handler is not None:
         env["_HANDLER"] = config.handler
         env["PYTHONPATH"] = config.code_uri
-    else:
-        env["_HANDLER"] = config.handler or ""
+    else:  # a command runs, with no handler: the variable is set all the same, empty
+        env["_HANDLER"] = ""
     # the role's credentials in Lambda; here the gateway's own, when it has them
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         value = os.environ.get(name)

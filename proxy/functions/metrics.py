@@ -13,7 +13,9 @@ All labelled ``function``. They live in the same registry, or the same multiproc
 the gateway's own (``proxy.metrics``), so ``/metrics`` shows them with the rest. An invocation
 is counted in plain Python and pushed to prometheus-client by :meth:`FunctionMetrics.flush`
 (call it with ``Metrics.flush``): prometheus-client per event cost ~15 us a request in the
-gateway (proxy/metrics.py), against ~0.3 us for a list append here.
+gateway (proxy/metrics.py), against ~0.3 us for a list append here. Durations are folded into
+bucket counts every ``_AGGREGATE_EVERY`` invocations, as the gateway folds its records, so a
+process nobody scrapes holds at most one batch per function.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 
 from proxy.functions.base import InvokeResult
-from proxy.metrics import Metrics, value_class
+from proxy.metrics import Metrics, add_to_histogram, into_buckets, value_class
 
 __all__ = ["DURATION_BUCKETS", "FUNCTION_METRIC_NAMES", "FunctionMetrics"]
 
@@ -53,12 +55,38 @@ _HELP = {
 }
 
 
+# Durations one function gathers before they are folded into its bucket counts, at the latest
+# (the gateway's batch, proxy.metrics): at most ~32 KB of floats per function between flushes.
+_AGGREGATE_EVERY = 4096
+
+
 class _Counts:
-    __slots__ = ("cold", "durations", "errors", "invocations", "throttles")
+    __slots__ = ("buckets", "cold", "durations", "errors", "invocations", "seconds",
+                 "throttles")
 
     def __init__(self) -> None:
         self.invocations = self.errors = self.throttles = self.cold = 0
-        self.durations: list[float] = []
+        self.durations: list[float] = []  # seconds, not yet in buckets
+        self.buckets = [0] * (len(DURATION_BUCKETS) + 1)  # the last one is +Inf
+        self.seconds = 0.0  # the sum of the durations in buckets
+
+    def aggregate(self) -> None:
+        """Fold the durations gathered so far into the bucket counts."""
+        durations = self.durations
+        if durations:
+            self.durations = []
+            self.seconds += sum(durations)
+            into_buckets(self.buckets, durations, DURATION_BUCKETS)
+
+
+def _family(name: str, kind: str, registry: Any) -> Any:
+    doc = _HELP[name]
+    if kind == "counter":  # prometheus-client adds the _total itself
+        return Counter(name.removesuffix("_total"), doc, ["function"], registry=registry)
+    if kind == "histogram":
+        return Histogram(name, doc, ["function"], registry=registry, buckets=DURATION_BUCKETS)
+    # each worker reports its own invocations in flight; /metrics sums the live ones
+    return Gauge(name, doc, ["function"], registry=registry, multiprocess_mode="livesum")
 
 
 class FunctionMetrics:
@@ -72,23 +100,14 @@ class FunctionMetrics:
         reg = registry if directory is None else None
         self._dir = directory
         with value_class(directory):
-            self._invocations = Counter("sluice_lambda_invocations",
-                                        _HELP["sluice_lambda_invocations_total"], ["function"],
-                                        registry=reg)
-            self._errors = Counter("sluice_lambda_errors", _HELP["sluice_lambda_errors_total"],
-                                   ["function"], registry=reg)
-            self._throttles = Counter("sluice_lambda_throttles",
-                                      _HELP["sluice_lambda_throttles_total"], ["function"],
-                                      registry=reg)
-            self._cold = Counter("sluice_lambda_cold_starts",
-                                 _HELP["sluice_lambda_cold_starts_total"], ["function"],
-                                 registry=reg)
-            self._duration = Histogram("sluice_lambda_duration_seconds",
-                                       _HELP["sluice_lambda_duration_seconds"], ["function"],
-                                       registry=reg, buckets=DURATION_BUCKETS)
-            self._concurrent = Gauge("sluice_lambda_concurrent_executions",
-                                     _HELP["sluice_lambda_concurrent_executions"], ["function"],
-                                     registry=reg, multiprocess_mode="livesum")
+            families = {name: _family(name, kind, reg)
+                        for name, kind in FUNCTION_METRIC_NAMES.items()}
+        self._invocations = families["sluice_lambda_invocations_total"]
+        self._errors = families["sluice_lambda_errors_total"]
+        self._throttles = families["sluice_lambda_throttles_total"]
+        self._cold = families["sluice_lambda_cold_starts_total"]
+        self._duration = families["sluice_lambda_duration_seconds"]
+        self._concurrent = families["sluice_lambda_concurrent_executions"]
         self._counts: dict[str, _Counts] = {}
         self._running: dict[str, Callable[[], int]] = {}
 
@@ -109,7 +128,10 @@ class FunctionMetrics:
             counts.errors += 1
         if result.cold_start:
             counts.cold += 1
-        counts.durations.append(result.duration_ms)
+        durations = counts.durations
+        durations.append(result.duration_ms / 1000.0)
+        if len(durations) >= _AGGREGATE_EVERY:  # bounded between flushes
+            counts.aggregate()
 
     def throttled(self, name: str) -> None:
         self._of(name).throttles += 1
@@ -125,11 +147,10 @@ class FunctionMetrics:
                                   (counts.cold, self._cold)):
                     if n:
                         family.labels(name).inc(n)
-                durations = counts.durations
-                if durations:
-                    child: Any = self._duration.labels(name)
-                    for ms in durations:
-                        child.observe(ms / 1000.0)
+                counts.aggregate()
+                if any(counts.buckets):
+                    add_to_histogram(self._duration.labels(name), counts.buckets,
+                                     counts.seconds)
                 self._counts[name] = _Counts()
             for name, running in self._running.items():
                 self._concurrent.labels(name).set(running())

@@ -1,19 +1,19 @@
 """``Functions``: every configured function, by name, owned by the gateway's ``Runtime``.
 
-The lead's wiring: build it in ``Runtime.__init__`` from ``config.functions`` with the
-runtime's upstream, ``await start()`` it, ``await reload(config.functions)`` on SIGHUP and
-``await aclose()`` in ``Runtime.aclose`` (every instance stopped). With ``server.workers > 1``
-the parent builds ``SharedConcurrency(config.functions)`` before forking and each worker passes
-it here, so ``reservedConcurrency`` holds for the machine.
+``Runtime.__init__`` builds it from ``config.functions`` with the runtime's upstream and the
+config's ``aws`` settings; nothing starts before a function's first call (instances start on
+demand). ``Runtime.reload`` calls ``reload(config.functions)`` on SIGHUP and ``Runtime.aclose``
+calls ``aclose()``, which stops every instance. With ``server.workers > 1`` the parent builds
+``SharedConcurrency(config.functions)`` before forking and each worker passes it here, so
+``reservedConcurrency`` holds for the machine.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Mapping
 
-from proxy.config.model import FunctionConfig
+from proxy.config.model import AwsSettings, FunctionConfig
 from proxy.functions.base import Function
 from proxy.functions.concurrency import SharedConcurrency, Slots
 from proxy.functions.endpoint import EndpointFunction
@@ -21,27 +21,25 @@ from proxy.functions.local import LocalFunction
 from proxy.functions.metrics import FunctionMetrics
 from proxy.upstream.base import Upstream
 
-__all__ = ["DEFAULT_ACCOUNT", "DEFAULT_IDLE_TIMEOUT_S", "Functions"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT_S", "Functions"]
 
 # How long a warm instance waits for its next invocation before it stops (Lambda keeps idle
 # environments for minutes; it does not say how long).
 DEFAULT_IDLE_TIMEOUT_S = 300.0
-DEFAULT_ACCOUNT = "123456789012"
 
 
 class Functions:
     def __init__(self, configs: Mapping[str, FunctionConfig], *, upstream: Upstream,
-                 concurrency: SharedConcurrency | None = None,
+                 aws: AwsSettings, concurrency: SharedConcurrency | None = None,
                  metrics: FunctionMetrics | None = None,
-                 idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S, region: str | None = None,
-                 account: str = DEFAULT_ACCOUNT) -> None:
+                 idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S) -> None:
+        """``aws``: the config's region and account, in each function's ARN and environment
+        (the config decides them: ``aws:``, else AWS_REGION, else its defaults)."""
         self._upstream = upstream
+        self._aws = aws
         self._concurrency = concurrency
         self._metrics = metrics
         self._idle_timeout_s = idle_timeout_s
-        self._region = region or os.environ.get("AWS_REGION") or \
-            os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        self._account = account
         self._retiring: dict[asyncio.Task[None], Function] = {}
         self._functions: dict[str, Function] = {
             name: self._build(config) for name, config in configs.items()}
@@ -52,24 +50,15 @@ class Functions:
         limit = config.reserved_concurrency
         slots = self._concurrency.slots(config.name, limit) if self._concurrency is not None \
             else Slots(limit)
-        return LocalFunction(config, slots=slots, region=self._region, account=self._account,
+        return LocalFunction(config, slots=slots, aws=self._aws,
                              idle_timeout_s=self._idle_timeout_s, metrics=self._metrics)
 
     def get(self, name: str) -> Function | None:
         return self._functions.get(name)
 
-    def __contains__(self, name: str) -> bool:
-        return name in self._functions
-
-    def __len__(self) -> int:
-        return len(self._functions)
-
     def describe(self) -> list[tuple[str, str]]:
         """``(name, how it runs)`` per function, for ``sluice routes``."""
         return [(name, fn.describe()) for name, fn in sorted(self._functions.items())]
-
-    async def start(self) -> None:
-        """Nothing starts before its first call (instances are started on demand)."""
 
     async def reload(self, configs: Mapping[str, FunctionConfig]) -> None:
         """Keep the functions whose config is unchanged (and their warm instances); stop the

@@ -17,11 +17,10 @@ import asyncio
 from collections.abc import Callable
 from typing import cast
 
-from proxy.config.model import Integration
+from proxy.config.model import DEFAULT_ACCOUNT_ID, Integration
 from proxy.context import ClfTime, RequestContext, getter, lookup, value
 from proxy.errors import ApiConfigurationError, IntegrationFailure, IntegrationTimeout
 from proxy.functions.base import FunctionUnavailable, NoInstance
-from proxy.functions.registry import DEFAULT_ACCOUNT
 from proxy.headers import forwarded
 from proxy.integrations.base import Invoker, MethodScope, Outcome
 from proxy.integrations.function_binding import bind_function
@@ -61,7 +60,7 @@ def _compile() -> Callable[[RequestContext], tuple[dict[str, object], dict[str, 
     formats are (proxy.accesslog): an attribute read per plain variable instead of a getter
     call. Its values were 55k instructions through value() (a lookup and a call each), 38k
     through getters held once, 13k this way (callgrind)."""
-    namespace: dict[str, object] = {"_rt": ClfTime(), "_account": DEFAULT_ACCOUNT}
+    namespace: dict[str, object] = {"_rt": ClfTime(), "_account": DEFAULT_ACCOUNT_ID}
 
     def read(key: str, name: str) -> str:
         variable = lookup(name)

@@ -43,6 +43,23 @@ def test_invoke_an_unknown_function() -> None:
     assert "no function 'nope'" in done.stderr and "(functions: fails, pets, slow)" in done.stderr
 
 
+def test_invoke_gives_the_function_the_configs_region_and_account(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(
+        "import os\n"
+        "def handler(event, context):\n"
+        "    return {'arn': context.invoked_function_arn, 'region': os.environ['AWS_REGION']}\n")
+    (tmp_path / "api.yaml").write_text(yaml.safe_dump({
+        "openapi": "3.0.1", "info": {"title": "t", "version": "1"}, "paths": {}}))
+    (tmp_path / "sluice.yaml").write_text(yaml.safe_dump({
+        "aws": {"region": "eu-west-1", "accountId": "111122223333"},
+        "apis": [{"id": "a", "definition": "api.yaml", "stages": {"prod": {}}}],
+        "functions": {"who": {"handler": "app.handler"}}}))
+    done = sluice("invoke", str(tmp_path / "sluice.yaml"), "who")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["payload"] == {
+        "arn": "arn:aws:lambda:eu-west-1:111122223333:function:who", "region": "eu-west-1"}
+
+
 def test_validate_rejects_unknown_names_bad_timeouts_and_bad_handlers(tmp_path: Path) -> None:
     doc = yaml.safe_load(EXAMPLE.read_text())
     for name in ("api.yaml",):

@@ -10,8 +10,9 @@ import orjson
 import pytest
 from aiohttp import web
 
-from proxy.config.model import FunctionConfig
+from proxy.config.model import AwsSettings, FunctionConfig
 from proxy.functions import Functions, FunctionUnavailable, NoInstance
+from proxy.functions.runtime_api import MAX_RESPONSE_BYTES
 from proxy.upstream import PoolUpstream
 
 
@@ -19,7 +20,7 @@ from proxy.upstream import PoolUpstream
 async def invoke_api() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     seen: list[dict[str, Any]] = []
 
-    async def invoke(request: web.Request) -> web.Response:
+    async def invoke(request: web.Request) -> web.StreamResponse:
         event = orjson.loads(await request.read())
         seen.append({"name": request.match_info["name"], "event": event,
                      "trace": request.headers.get("X-Amzn-Trace-Id"),
@@ -30,6 +31,17 @@ async def invoke_api() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
                                          "x-amzn-RequestId": "req-2"})
         if event.get("sleep"):
             await asyncio.sleep(event["sleep"])
+        if event.get("huge"):  # past Lambda's 6 MB, in chunks or with a Content-Length
+            body = b'"' + b"x" * MAX_RESPONSE_BYTES + b'"'
+            if event["huge"] == "chunked":
+                response = web.StreamResponse()
+                response.enable_chunked_encoding()
+                await response.prepare(request)
+                for at in range(0, len(body), 65536):
+                    await response.write(body[at:at + 65536])
+                await response.write_eof()
+                return response
+            return web.Response(body=body)
         if event.get("missing"):
             return web.json_response({"Message": "Function not found"}, status=404)
         return web.Response(body=orjson.dumps({"statusCode": 200, "body": "hi"}),
@@ -52,7 +64,7 @@ async def test_endpoint_function(invoke_api: tuple[str, list[dict[str, Any]]]) -
     fns = Functions({"legacy": FunctionConfig("legacy", endpoint=url),
                      "rie": FunctionConfig("rie", endpoint=url + "/2015-03-31/functions/"
                                                                "function/invocations")},
-                    upstream=up)
+                    upstream=up, aws=AwsSettings())
     loop = asyncio.get_running_loop()
     try:
         fn = fns.get("legacy")
@@ -75,10 +87,28 @@ async def test_endpoint_function(invoke_api: tuple[str, list[dict[str, Any]]]) -
     assert seen[2]["name"] == "function"
 
 
+async def test_an_answer_past_lambdas_limit_is_refused(
+        invoke_api: tuple[str, list[dict[str, Any]]]) -> None:
+    url, _ = invoke_api
+    up = PoolUpstream()
+    fns = Functions({"big": FunctionConfig("big", endpoint=url)}, upstream=up, aws=AwsSettings())
+    fn = fns.get("big")
+    loop = asyncio.get_running_loop()
+    try:
+        for how in ("chunked", "length"):
+            with pytest.raises(FunctionUnavailable, match="more than Lambda's 6291556 bytes"):
+                await fn.invoke(orjson.dumps({"huge": how}), deadline=loop.time() + 10)
+        ok = await fn.invoke(b"{}", deadline=loop.time() + 5)  # the pool still serves
+    finally:
+        await fns.aclose()
+        await up.aclose()
+    assert ok.request_id == "req-1"
+
+
 async def test_an_unreachable_endpoint_cannot_run() -> None:
     up = PoolUpstream()
     fns = Functions({"gone": FunctionConfig("gone", endpoint="http://127.0.0.1:9")},
-                    upstream=up)
+                    upstream=up, aws=AwsSettings())
     try:
         with pytest.raises(FunctionUnavailable):
             await fns.get("gone").invoke(b"{}", deadline=asyncio.get_running_loop().time() + 5)

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.config.model import FunctionConfig
+from proxy.config.model import AwsSettings, FunctionConfig
 from proxy.functions import (
     FunctionMetrics,
     Functions,
@@ -123,7 +123,7 @@ def children() -> set[int]:
 async def test_warm_reuse_context_and_environment(code: Path, upstream: PoolUpstream) -> None:
     fns = Functions({"fn": config(code, memory_size=256, timeout_s=7,
                                   environment={"TABLE": "pets"})},
-                    upstream=upstream, region="eu-west-1")
+                    upstream=upstream, aws=AwsSettings(region="eu-west-1"))
     fn = fns.get("fn")
     assert fn is not None
     try:
@@ -160,7 +160,7 @@ async def test_warm_reuse_context_and_environment(code: Path, upstream: PoolUpst
 
 async def test_handler_exception_is_lambdas_error_document(code: Path,
                                                            upstream: PoolUpstream) -> None:
-    fns = Functions({"fn": config(code)}, upstream=upstream)
+    fns = Functions({"fn": config(code)}, upstream=upstream, aws=AwsSettings())
     fn = fns.get("fn")
     try:
         failed = await call(fn, {"action": "raise"})
@@ -178,7 +178,7 @@ async def test_handler_exception_is_lambdas_error_document(code: Path,
 
 async def test_a_crash_answers_runtime_exit_error_and_the_instance_is_replaced(
         code: Path, upstream: PoolUpstream) -> None:
-    fns = Functions({"fn": config(code)}, upstream=upstream)
+    fns = Functions({"fn": config(code)}, upstream=upstream, aws=AwsSettings())
     fn = fns.get("fn")
     try:
         first = orjson.loads((await call(fn, {})).payload)
@@ -200,7 +200,7 @@ async def test_an_init_error_answers_with_the_runtimes_report(tmp_path: Path,
     code = tmp_path / "code"
     code.mkdir()
     (code / "app.py").write_text("import no_such_module\ndef handler(e, c):\n    return 1\n")
-    fns = Functions({"fn": config(code)}, upstream=upstream)
+    fns = Functions({"fn": config(code)}, upstream=upstream, aws=AwsSettings())
     fn = fns.get("fn")
     try:
         failed = await call(fn, {})
@@ -217,7 +217,7 @@ async def test_an_init_error_answers_with_the_runtimes_report(tmp_path: Path,
 
 
 async def test_a_bad_handler_name_is_an_init_error(code: Path, upstream: PoolUpstream) -> None:
-    fns = Functions({"fn": config(code, handler="app.nope")}, upstream=upstream)
+    fns = Functions({"fn": config(code, handler="app.nope")}, upstream=upstream, aws=AwsSettings())
     try:
         failed = await call(fns.get("fn"), {})
     finally:
@@ -228,7 +228,7 @@ async def test_a_bad_handler_name_is_an_init_error(code: Path, upstream: PoolUps
 async def test_a_missing_interpreter_is_invalid_entrypoint(code: Path,
                                                            upstream: PoolUpstream) -> None:
     fns = Functions({"fn": config(code, interpreter=str(code / "no-python"))},
-                    upstream=upstream)
+                    upstream=upstream, aws=AwsSettings())
     try:
         failed = await call(fns.get("fn"), {})
     finally:
@@ -240,7 +240,7 @@ async def test_a_missing_interpreter_is_invalid_entrypoint(code: Path,
 
 async def test_a_timeout_kills_and_replaces_the_instance(code: Path,
                                                          upstream: PoolUpstream) -> None:
-    fns = Functions({"fn": config(code, timeout_s=1)}, upstream=upstream)
+    fns = Functions({"fn": config(code, timeout_s=1)}, upstream=upstream, aws=AwsSettings())
     fn = fns.get("fn")
     try:
         warm = orjson.loads((await call(fn, {})).payload)
@@ -265,7 +265,7 @@ async def test_reserved_concurrency_holds_under_50_concurrent_calls(
     running.mkdir()
     metrics = FunctionMetrics()
     fns = Functions({"fn": config(code, reserved_concurrency=3)}, upstream=upstream,
-                    metrics=metrics)
+                    aws=AwsSettings(), metrics=metrics)
     fn = fns.get("fn")
     assert isinstance(fn, LocalFunction)
     try:
@@ -285,7 +285,8 @@ async def test_reserved_concurrency_holds_under_50_concurrent_calls(
 
 async def test_a_call_past_its_deadline_waiting_for_an_instance(code: Path,
                                                                upstream: PoolUpstream) -> None:
-    fns = Functions({"fn": config(code, reserved_concurrency=1)}, upstream=upstream)
+    fns = Functions({"fn": config(code, reserved_concurrency=1)}, upstream=upstream,
+                    aws=AwsSettings())
     fn = fns.get("fn")
     try:
         slow = asyncio.ensure_future(call(fn, {"action": "sleep", "seconds": 0.5}))
@@ -299,7 +300,8 @@ async def test_a_call_past_its_deadline_waiting_for_an_instance(code: Path,
 
 
 async def test_reserved_concurrency_zero_refuses(code: Path, upstream: PoolUpstream) -> None:
-    fns = Functions({"fn": config(code, reserved_concurrency=0)}, upstream=upstream)
+    fns = Functions({"fn": config(code, reserved_concurrency=0)}, upstream=upstream,
+                    aws=AwsSettings())
     try:
         with pytest.raises(FunctionUnavailable):
             await call(fns.get("fn"), {})
@@ -309,7 +311,8 @@ async def test_reserved_concurrency_zero_refuses(code: Path, upstream: PoolUpstr
 
 async def test_the_caller_deadline_does_not_stop_the_function(code: Path,
                                                               upstream: PoolUpstream) -> None:
-    fns = Functions({"fn": config(code, reserved_concurrency=1)}, upstream=upstream)
+    fns = Functions({"fn": config(code, reserved_concurrency=1)}, upstream=upstream,
+                    aws=AwsSettings())
     fn = fns.get("fn")
     try:
         with pytest.raises(NoInstance):
@@ -334,7 +337,7 @@ def _post(port: int, path: str, body: bytes = b"") -> tuple[int, bytes]:
 async def test_an_instance_cannot_answer_anothers_invocation(code: Path,
                                                             upstream: PoolUpstream) -> None:
     fns = Functions({"fn": config(code), "other": config(code, name="other")},
-                    upstream=upstream)
+                    upstream=upstream, aws=AwsSettings())
     fn, other = fns.get("fn"), fns.get("other")
     try:
         other_port = int(orjson.loads((await call(other, {})).payload)["env"]
@@ -363,7 +366,7 @@ async def test_an_instance_cannot_answer_anothers_invocation(code: Path,
 
 
 async def test_large_responses_and_the_6_mb_cap(code: Path, upstream: PoolUpstream) -> None:
-    fns = Functions({"fn": config(code)}, upstream=upstream)
+    fns = Functions({"fn": config(code)}, upstream=upstream, aws=AwsSettings())
     fn = fns.get("fn")
     try:
         big = await call(fn, {"action": "big", "size": 100_000})  # curl sends Expect: 100
@@ -378,7 +381,7 @@ async def test_large_responses_and_the_6_mb_cap(code: Path, upstream: PoolUpstre
 async def test_logs_carry_the_function_and_request_id(code: Path, upstream: PoolUpstream,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="sluice.functions")
-    fns = Functions({"fn": config(code)}, upstream=upstream)
+    fns = Functions({"fn": config(code)}, upstream=upstream, aws=AwsSettings())
     try:
         result = await call(fns.get("fn"), {"action": "print"})
         rid = result.request_id
@@ -398,7 +401,7 @@ async def test_logs_carry_the_function_and_request_id(code: Path, upstream: Pool
 
 
 async def test_idle_instances_stop(code: Path, upstream: PoolUpstream) -> None:
-    fns = Functions({"fn": config(code)}, upstream=upstream, idle_timeout_s=0.2)
+    fns = Functions({"fn": config(code)}, upstream=upstream, aws=AwsSettings(), idle_timeout_s=0.2)
     fn = fns.get("fn")
     try:
         pid = orjson.loads((await call(fn, {})).payload)["pid"]
@@ -412,7 +415,7 @@ async def test_idle_instances_stop(code: Path, upstream: PoolUpstream) -> None:
 
 async def test_shutdown_leaves_no_child_process(code: Path, upstream: PoolUpstream) -> None:
     before = children()
-    fns = Functions({"fn": config(code)}, upstream=upstream)
+    fns = Functions({"fn": config(code)}, upstream=upstream, aws=AwsSettings())
     fn = fns.get("fn")
     slow = [asyncio.ensure_future(call(fn, {"action": "sleep", "seconds": 5})) for _ in range(3)]
     await eventually(lambda: len(children() - before) == 3, within=10, what="3 instances run")
@@ -427,13 +430,13 @@ async def test_shutdown_leaves_no_child_process(code: Path, upstream: PoolUpstre
 
 KILLED_PARENT = '''
 import asyncio, sys, orjson
-from proxy.config.model import FunctionConfig
+from proxy.config.model import AwsSettings, FunctionConfig
 from proxy.functions import Functions
 from proxy.upstream import PoolUpstream
 
 async def main():
     fns = Functions({"fn": FunctionConfig("fn", handler="app.handler", code_uri=sys.argv[1])},
-                    upstream=PoolUpstream())
+                    upstream=PoolUpstream(), aws=AwsSettings())
     fn = fns.get("fn")
     loop = asyncio.get_running_loop()
     async def one():
@@ -498,7 +501,7 @@ async def test_a_command_bootstrap_speaks_the_runtime_api(tmp_path: Path,
                          code_uri=str(tmp_path))
     failing = FunctionConfig("bad", command=(sys.executable, "bootstrap.py"),
                              code_uri=str(tmp_path), environment={"FAIL_INIT": "1"})
-    fns = Functions({"boot": cfg, "bad": failing}, upstream=upstream)
+    fns = Functions({"boot": cfg, "bad": failing}, upstream=upstream, aws=AwsSettings())
     try:
         ok = await call(fns.get("boot"), {"x": 1})
         err = await call(fns.get("boot"), {"fail": True})
@@ -519,7 +522,7 @@ async def test_a_command_bootstrap_speaks_the_runtime_api(tmp_path: Path,
 def test_describe(code: Path) -> None:
     fns = Functions({"fn": config(code, reserved_concurrency=2),
                      "far": FunctionConfig("far", endpoint="http://127.0.0.1:9000")},
-                    upstream=PoolUpstream())
+                    upstream=PoolUpstream(), aws=AwsSettings())
     assert fns.describe() == [
         ("far", "endpoint: http://127.0.0.1:9000/2015-03-31/functions/far/invocations"),
         ("fn", f"local: python app.handler in {code} (timeout 3 s, 128 MB, "
@@ -543,7 +546,7 @@ async def test_a_call_waits_for_a_slot_another_worker_holds(code: Path,
     proc = ctx.Process(target=other_worker)
     proc.start()
     fns = Functions({"fn": config(code, reserved_concurrency=1)}, upstream=upstream,
-                    concurrency=shared)
+                    aws=AwsSettings(), concurrency=shared)
     try:
         assert await asyncio.to_thread(held.wait, 10)
         waiting = asyncio.ensure_future(call(fns.get("fn"), {}))
@@ -560,7 +563,7 @@ async def test_a_call_waits_for_a_slot_another_worker_holds(code: Path,
 async def test_reload_keeps_unchanged_functions_warm_and_retires_changed_ones(
         code: Path, upstream: PoolUpstream) -> None:
     same, changed = config(code, name="same"), config(code, name="changed")
-    fns = Functions({"same": same, "changed": changed}, upstream=upstream)
+    fns = Functions({"same": same, "changed": changed}, upstream=upstream, aws=AwsSettings())
     try:
         kept_pid = orjson.loads((await call(fns.get("same"), {})).payload)["pid"]
         old = fns.get("changed")

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.config.model import FunctionConfig
+from proxy.config.model import AwsSettings, FunctionConfig
 from proxy.functions import Functions, InvokeResult, LocalFunction, NoInstance
 from proxy.functions.instance import INIT_TIMEOUT_S
 from proxy.upstream import PoolUpstream
@@ -51,7 +51,7 @@ async def upstream() -> AsyncIterator[PoolUpstream]:
 
 def local(code: Path, upstream: PoolUpstream, **kw: Any) -> tuple[Functions, LocalFunction]:
     fns = Functions({"fn": FunctionConfig("fn", handler="app.handler", code_uri=str(code), **kw)},
-                    upstream=upstream)
+                    upstream=upstream, aws=AwsSettings())
     fn = fns.get("fn")
     assert isinstance(fn, LocalFunction)
     return fns, fn

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from proxy.auth import IamIdentity
+from proxy.config.model import DEFAULT_ACCOUNT_ID
 from proxy.context import AuthState, RequestContext, value
-from proxy.functions.registry import DEFAULT_ACCOUNT
 from proxy.integrations.aws_proxy import request_context
 
 KEYS = ("apiId", "domainName", "domainPrefix", "extendedRequestId", "httpMethod", "path",
@@ -19,7 +19,7 @@ KEYS = ("apiId", "domainName", "domainPrefix", "extendedRequestId", "httpMethod"
 
 def reference(ctx: RequestContext) -> dict[str, object]:
     """What each key reads through value(), in the order AWS sends them."""
-    out: dict[str, object] = {"accountId": ctx.account_id or DEFAULT_ACCOUNT,
+    out: dict[str, object] = {"accountId": ctx.account_id or DEFAULT_ACCOUNT_ID,
                               "deploymentId": None}
     out.update((key, value(ctx, key)) for key in KEYS)
     out["requestTimeEpoch"] = ctx.request_time_epoch_ms

@@ -10,7 +10,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.functions import FunctionMetrics, InvokeResult, SharedConcurrency, Slots
-from proxy.functions.metrics import FUNCTION_METRIC_NAMES
+from proxy.functions.metrics import _AGGREGATE_EVERY, DURATION_BUCKETS, FUNCTION_METRIC_NAMES
 from proxy.metrics import Metrics
 
 
@@ -47,6 +47,31 @@ def test_function_metrics_render_with_the_gateways() -> None:
     names = {name for name, _ in got}
     for name, kind in FUNCTION_METRIC_NAMES.items():
         assert any(n.startswith(name.removesuffix("_total")) for n in names), (name, kind)
+
+
+def test_durations_stay_bounded_until_a_flush() -> None:
+    # one worker runs no flush loop: nothing but a scrape empties what an invocation leaves
+    metrics = Metrics()
+    fm = FunctionMetrics(metrics)
+    n = 3 * _AGGREGATE_EVERY + 5
+    for i in range(n):
+        fm.invoked("f", InvokeResult(b"{}", None, f"r{i}", float(i % 7)))
+        assert len(fm._counts["f"].durations) < _AGGREGATE_EVERY
+    fm.flush()
+    body, _ = metrics.render()
+    got = {(s.name, s.labels.get("le")): s.value
+           for family in text_string_to_metric_families(body.decode())
+           for s in family.samples if s.name.startswith("sluice_lambda_duration_seconds")}
+    assert got[("sluice_lambda_duration_seconds_count", None)] == n
+    assert abs(got[("sluice_lambda_duration_seconds_sum", None)]
+               - sum((i % 7) / 1000.0 for i in range(n))) < 1e-9
+    zero_ms = len(range(0, n, 7))
+    bucket = {le: v for (name, le), v in got.items() if name.endswith("_bucket")}
+    assert bucket["0.0005"] == zero_ms
+    assert bucket["0.001"] == zero_ms + len(range(1, n, 7))
+    assert bucket["0.005"] == n - len(range(6, n, 7))  # the bound itself is in
+    assert bucket["0.01"] == bucket["+Inf"] == n
+    assert set(bucket) == {*(str(b) for b in DURATION_BUCKETS), "+Inf"}
 
 
 def test_function_metrics_sum_across_worker_processes(tmp_path: Path) -> None:
