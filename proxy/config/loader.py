@@ -295,6 +295,7 @@ class _Reader:
         "api_definitions",
         "base_fs",
         "base_label",
+        "checked",
         "definitions",
         "function_names",
         "key_ids",
@@ -307,6 +308,7 @@ class _Reader:
         self.base_fs = os.path.dirname(fs_path)
         self.base_label = os.path.dirname(label)
         self.definitions: dict[str, tuple[str, ApiDefinition] | None] = {}
+        self.checked: dict[str, bool] = {}  # definition label: check_definition() found a problem
         # Collected leniently from the raw document, so that an API or key with a bad field
         # elsewhere does not also make every reference to it an error.
         self.stages: dict[str, set[str]] = {}
@@ -412,11 +414,30 @@ class _Reader:
                     ck.report(where, f"{problem} in {label}")
                     bad = True
             stages[name] = StageConfig(name, **stage)
-        bad = self.check_function_uris(ck, label, definition) or bad
-        bad = self.check_authorizers(ck, label, definition) or bad
+        bad = self.check_definition(ck, label, definition) or bad
         if bad:
             raise Invalid
         return ApiConfig(values["id"], label, definition, MappingProxyType(stages))
+
+    def check_definition(self, ck: Checker, label: str, definition: ApiDefinition) -> bool:
+        """The definition's references to ``functions`` and ``cognito.userPools``, checked
+        once per definition (as it is loaded once): APIs sharing a file get its problems
+        once. True if any."""
+        if label not in self.checked:
+            self.checked[label] = (self.check_function_uris(ck, label, definition)
+                                   | self.check_authorizers(ck, label, definition))
+        return self.checked[label]
+
+    def function_problem(self, uri: str) -> str | None:
+        """Why a Lambda URI without stage variables names no configured function, or None."""
+        try:
+            name = resolve(uri).name
+        except BadFunctionUri as e:
+            return str(e)
+        if name in self.function_names:
+            return None
+        known = ", ".join(sorted(self.function_names)) or "none"
+        return f"names function {show(name)}, which is not in functions (names: {known})"
 
     def check_function_uris(self, ck: Checker, label: str, definition: ApiDefinition) -> bool:
         """Report Lambda integration URIs that name no configured function; True if any.
@@ -437,20 +458,13 @@ class _Reader:
                                      "x-amazon-apigateway-integration", "uri"))
                 problem = None
                 if stage_variables_in(uri):
-                    # whatever the variables hold, the rest must be a Lambda invocation
-                    if not is_lambda_uri(_STAGE_VARIABLE.sub("x", uri)) and uri[:2] != "${":
+                    # whatever the variables hold, the rest must be a Lambda invocation (no
+                    # variable can make or break ":lambda:path/": test the URI as written)
+                    if not is_lambda_uri(uri) and uri[:2] != "${":
                         problem = (f"{integration.type} integrations invoke a Lambda function: "
                                    "uri must be arn:aws:apigateway:{region}:lambda:path/...")
                 else:
-                    try:
-                        name = resolve(uri).name
-                    except BadFunctionUri as e:
-                        problem = str(e)
-                    else:
-                        if name not in self.function_names:
-                            known = ", ".join(sorted(self.function_names)) or "none"
-                            problem = (f"names function {show(name)}, which is not in "
-                                       f"functions (names: {known})")
+                    problem = self.function_problem(uri)
                 if problem is not None:
                     ck.problems.append(Problem(label, where, problem))
                     bad = True
@@ -466,18 +480,10 @@ class _Reader:
             uri = authorizer.authorizer_uri
             if uri is None or stage_variables_in(uri):
                 continue  # a name from a stage variable is looked up per request (500)
-            try:
-                name = resolve(uri).name
-            except BadFunctionUri as e:
-                problem = str(e)
-            else:
-                if name in self.function_names:
-                    continue
-                known = ", ".join(sorted(self.function_names)) or "none"
-                problem = (f"names function {show(name)}, which is not in functions "
-                           f"(names: {known})")
-            ck.problems.append(Problem(label, format_path((*at, "authorizerUri")), problem))
-            bad = True
+            problem = self.function_problem(uri)
+            if problem is not None:
+                ck.problems.append(Problem(label, format_path((*at, "authorizerUri")), problem))
+                bad = True
         known_pools = ", ".join(sorted(self.user_pools)) or "none"
         for authorizer in definition.authorizers.values():
             for i, arn in enumerate(authorizer.provider_arns):
@@ -650,7 +656,6 @@ def _some_apis(ck: Checker, path: PathT, apis: tuple[ApiConfig, ...]) -> tuple[A
     return apis
 
 
-_STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.[A-Za-z0-9_]+\}")
 _FUNCTION_NAME = string(r"[A-Za-z0-9_-]{1,64}", what="a function name of 1-64 A-Z a-z 0-9 _ -")
 _HANDLER = r"[A-Za-z_][A-Za-z0-9_]*(?:[./][A-Za-z_][A-Za-z0-9_]*)*\.[A-Za-z_][A-Za-z0-9_]*"
 _PYTHON_RUNTIME = re.compile(r"python3\.[0-9]{1,2}")
