@@ -120,6 +120,12 @@ def test_user_pools_need_a_jwks_in_the_config(tmp_path: Path) -> None:
         f"(pools: {POOL_ARN})",
         f"{tmp_path / 'sluice.yaml'}: cognito.userPools.\"{POOL_ARN}\".jwks: no such file: "
         f"{tmp_path / 'jwks.json'} (a JWKS file relative to the config file, or an http(s) URL)"]
+    # no cognito section at all: every pool is unknown (was unknown_user_pools(..., None))
+    assert _problems(_write(tmp_path, _definition(pool=_pool(POOL_ARN)))) == [
+        f"{tmp_path / 'api.yaml'}: components.securitySchemes.pool."
+        f"x-amazon-apigateway-authorizer.providerARNs[0]: user pool {POOL_ARN} is not in "
+        f"cognito.userPools of {tmp_path / 'sluice.yaml'}, which gives each pool its JWKS "
+        "(pools: none)"]
     (tmp_path / "jwks.json").write_bytes(jwks_document(SigningKey("k")))
     path = _write(tmp_path, _definition(pool=_pool(POOL_ARN)),
                   cognito={"userPools": {POOL_ARN: {"jwks": "jwks.json"},
