@@ -42,6 +42,7 @@ from proxy.config.authorizers import IAM_SECTION, cognito_section
 from proxy.config.model import (
     DEFAULT_REGION,
     HTTP_METHODS,
+    REGION_PATTERN,
     AccessLogSettings,
     AccountSettings,
     ApiConfig,
@@ -259,7 +260,7 @@ _QUOTA = record(
 
 _AWS = record(
     {
-        "region": Field(string(r"[a-z]{2}(-[a-z]+)+-[0-9]+", what="a region such as eu-west-1")),
+        "region": Field(string(REGION_PATTERN, what="a region such as eu-west-1")),
         "accountId": Field(string(r"[0-9]{12}", what="12 digits")),
     },
     AwsSettings,
@@ -719,10 +720,13 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     env = os.environ if env is None else env
     problems: list[Problem] = []
     overrides = _env_overrides(env, problems)
+    region = _env_region(env)
     config: Config | None = None
     try:
-        # a template (CONTRACT 9), or a config naming templates, becomes a config document
-        doc, origins = prepare_document(read_document(path, label, TemplateLoader), label, env)
+        # a template (CONTRACT 9), or a config naming templates, becomes a config document;
+        # its AWS::Region defaults to the region a plain config would have
+        doc, origins = prepare_document(read_document(path, label, TemplateLoader), label, env,
+                                        region=region)
     except ConfigError as e:
         problems[:0] = e.problems
         raise ConfigError(problems) from None
@@ -733,7 +737,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         reader = _Reader(label, label, doc if isinstance(doc, dict) else {})
         values = ck.attempt(reader.document(), (), doc)
         if values is not INVALID:
-            values["aws"] = _default_region(values.get("aws", AwsSettings()), doc, env)
+            values["aws"] = _default_region(values.get("aws", AwsSettings()), doc, region)
             config = Config(label, **values)
     if ck.problems or problems or config is None:
         found = ck.problems + problems
@@ -745,15 +749,18 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     return config
 
 
-def _default_region(aws: AwsSettings, doc: dict[str, Any], env: Mapping[str, str]) -> AwsSettings:
-    """``aws.region`` when the file sets it, else the environment's AWS_REGION or
-    AWS_DEFAULT_REGION (as the AWS CLI and SDKs read them), else us-east-1."""
+def _env_region(env: Mapping[str, str]) -> str:
+    """The region when no file names one: the environment's AWS_REGION or AWS_DEFAULT_REGION
+    (as the AWS CLI and SDKs read them), else us-east-1."""
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    return region if re.fullmatch(REGION_PATTERN, region) else DEFAULT_REGION  # not a region
+
+
+def _default_region(aws: AwsSettings, doc: dict[str, Any], region: str) -> AwsSettings:
+    """``aws.region`` when the file sets it, else ``region`` (``_env_region``)."""
     section = doc.get("aws")
     if isinstance(section, dict) and "region" in section:
         return aws
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]+", region):
-        return aws  # not a region name: the default stands
     return replace(aws, region=region)
 
 

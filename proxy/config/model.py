@@ -116,6 +116,7 @@ class MethodSettings:
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"  # as proxy.templates and proxy.functions default it
+REGION_PATTERN = r"[a-z]{2}(-[a-z]+)+-[0-9]+"  # a region name such as eu-west-1
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,22 +15,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from proxy.config._check import Checker, PathT, describe, show
+from proxy.config.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, REGION_PATTERN
 from proxy.templates.intrinsics import SsmParameter
 
 __all__ = [
-    "DEFAULT_ACCOUNT_ID",
-    "DEFAULT_REGION",
     "PSEUDO_OVERRIDES",
     "parse_overrides",
     "pseudo_parameters",
     "read_parameters",
 ]
 
-DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT_ID = "123456789012"
 PSEUDO_OVERRIDES = ("AWS::AccountId", "AWS::Region", "AWS::StackName")
 
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+_REGION = re.compile(REGION_PATTERN)
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 _LIST_TYPES = re.compile(r"CommaDelimitedList|List<.+>")
@@ -66,10 +63,12 @@ def _partition(region: str) -> tuple[str, str]:
 
 
 def pseudo_parameters(
-    ck: Checker, where: PathT, overrides: Mapping[str, Any], stack_name: str
+    ck: Checker, where: PathT, overrides: Mapping[str, Any], stack_name: str, *,
+    region: str = DEFAULT_REGION,
 ) -> dict[str, Any]:
-    """``AWS::Region`` and the rest, defaults replaced by overrides (reported at ``where``)."""
-    region = _override(ck, where, overrides, "AWS::Region", DEFAULT_REGION, _REGION,
+    """``AWS::Region`` (``region`` unless overridden) and the rest, defaults replaced by
+    overrides (reported at ``where``)."""
+    region = _override(ck, where, overrides, "AWS::Region", region, _REGION,
                        "a region such as eu-west-1")
     account = _override(ck, where, overrides, "AWS::AccountId", DEFAULT_ACCOUNT_ID, _ACCOUNT,
                         "12 digits")

@@ -196,6 +196,26 @@ def test_a_template_s_pseudo_parameters_are_the_region_and_account(tmp_path: Pat
     assert load_config(template, env=env).aws == AwsSettings("eu-west-3", "111122223333")
 
 
+def test_a_template_s_region_follows_aws_region_as_a_config_s_does(tmp_path: Path) -> None:
+    # AWS::Region defaulted to us-east-1 whatever the environment said
+    template = Path(__file__).parents[2] / "examples" / "sam" / "template.yaml"
+    assert load_config(template, env={"AWS_REGION": "eu-west-1"}).aws.region == "eu-west-1"
+    assert load_config(template, env={"AWS_DEFAULT_REGION": "eu-north-1"}).aws.region == \
+        "eu-north-1"
+    assert load_config(template, env={"AWS_REGION": "mars"}).aws.region == "us-east-1"
+    env = {"AWS_REGION": "eu-west-1",
+           "SLUICE_PARAMETER_OVERRIDES": '{"AWS::Region": "eu-west-3"}'}
+    assert load_config(template, env=env).aws.region == "eu-west-3"
+    # a config naming the template: its ARNs are built in the same region as the config's
+    config = tmp_path / "sluice.yaml"
+    config.write_text(yaml.safe_dump({"apis": [{"template": str(template)}]}))
+    loaded = load_config(config, env={"AWS_REGION": "eu-west-1"})
+    assert loaded.aws.region == "eu-west-1"
+    uris = [m.integration.uri for a in loaded.apis for r in a.definition.resources
+            for m in r.methods.values() if m.integration.uri]
+    assert uris and all(":eu-west-1:" in u for u in uris if ":lambda:" in u)
+
+
 async def test_the_bench_s_auth_scenarios_load_and_their_token_verifies(tmp_path: Path) -> None:
     scenarios = {s.name: s for s in discover(["auth-none", "auth-token", "auth-cognito"])}
     for scenario in scenarios.values():
