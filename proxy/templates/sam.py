@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from proxy.config._check import Checker, Invalid, PathT, describe
 from proxy.templates import sam_openapi as oas
@@ -83,7 +83,7 @@ class Expanded:
     # SAM's references to generated resources: "MyApi.Stage" -> "MyApiProdStage"
     extra_refs: dict[str, str] = field(default_factory=dict)
     # "Fn.Events.Upload (S3)": event sources Sluice does not run
-    ignored_events: dict[str, None] = field(default_factory=dict)
+    ignored_events: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -96,14 +96,29 @@ class _Api:
     globals_keys: set[str] = field(default_factory=set)
 
 
+class _Route(NamedTuple):
+    """A function's Api event, its properties checked (``event_properties``)."""
+
+    path: PathT  # the user's path of the event
+    properties: dict[str, Any]
+    api_id: str
+    route: str
+    method: str
+
+
 class _Sam:
-    __slots__ = ("apis", "ck", "ev", "functions", "globals", "out", "shared_plan")
+    __slots__ = ("apis", "ck", "ev", "events", "functions", "globals", "out", "routes",
+                 "shared_plan")
 
     def __init__(self, ck: Checker, ev: Evaluator) -> None:
         self.ck = ck
         self.ev = ev
         self.apis: dict[str, _Api] = {}
         self.functions: dict[str, tuple[dict[str, Any], set[str]]] = {}
+        # Each function's Api events, read once (``api_events``) and, once every API is
+        # known, checked once (``add_event_paths``): each problem is reported once.
+        self.events: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self.routes: dict[str, list[_Route]] = {}
         self.globals: dict[str, dict[str, Any]] = {}
         self.out = Expanded({}, Sources())
         self.shared_plan: dict[str, Any] | None = None
@@ -204,13 +219,15 @@ class _Sam:
                 if "Events" in props:  # read before the Globals merge, by the implicit API
                     props["Events"] = self.static(props["Events"], (*path, "Properties", "Events"))
                 self.functions[lid] = (props, set())
-        implicit_events = self.collect_events(resources)
+        self.events = {lid: self.api_events(lid, props)
+                       for lid, (props, _) in self.functions.items()}
+        implicit_events = self.collect_events()
         if implicit_events and IMPLICIT_API not in self.apis:
             first = implicit_events[0]
             self.apis[IMPLICIT_API] = _Api(
                 IMPLICIT_API, {"StageName": "Prod", "DefinitionBody": oas.skeleton()},
                 first, True, implicit=True)
-        self.add_event_paths(resources)
+        self.add_event_paths()
         for lid, api in self.apis.items():
             resource = resources.get(lid, {})
             stage = api.properties.get("StageName")
@@ -243,11 +260,11 @@ class _Sam:
             self.api(api)
         return self.out
 
-    def collect_events(self, resources: dict[str, dict[str, Any]]) -> list[PathT]:
+    def collect_events(self) -> list[PathT]:
         """Paths of the Api events that name no RestApiId (the implicit API's)."""
         found: list[PathT] = []
-        for lid, (props, _) in self.functions.items():
-            for name, event in self.api_events(lid, props):
+        for lid, events in self.events.items():
+            for name, event in events:
                 if isinstance(event.get("Properties"), dict) and \
                         "RestApiId" not in event["Properties"]:
                     found.append(("Resources", lid, "Properties", "Events", name))
@@ -269,18 +286,21 @@ class _Sam:
             if event.get("Type") == "Api":
                 out.append((str(name), event))
             else:
-                self.out.ignored_events[f"{lid}.Events.{name} ({event.get('Type')})"] = None
+                self.out.ignored_events.append(f"{lid}.Events.{name} ({event.get('Type')})")
         return out
 
-    def add_event_paths(self, resources: dict[str, dict[str, Any]]) -> None:
-        """The implicit plugin's pass: each event's path and method in its API's document."""
-        for lid, (props, _) in self.functions.items():
-            for name, event in self.api_events(lid, props):
+    def add_event_paths(self) -> None:
+        """The implicit plugin's pass: each event's path and method in its API's document;
+        the events whose properties pass are kept in ``routes`` for ``function``."""
+        for lid, events in self.events.items():
+            routes = self.routes[lid] = []
+            for name, event in events:
                 path: PathT = ("Resources", lid, "Properties", "Events", name)
                 spec = self.event_properties(event, path)
                 if spec is None:
                     continue
                 api_id, route, method = spec
+                routes.append(_Route(path, event["Properties"], api_id, route, method))
                 api = self.apis[api_id]
                 if api.managed:
                     try:
@@ -359,12 +379,11 @@ class _Sam:
                 (*path, "Properties", "AutoPublishAlias"), identity=False)
             self.out.extra_refs[f"{lid}.Alias"] = alias_id
             target = f"${{{alias_id}}}"
-        for name, event in self.api_events(lid, props):
-            event_path: PathT = (*path, "Properties", "Events", name)
+        for event in self.routes.get(lid, ()):
             try:
-                self.api_event(event, event_path, target)
+                self.api_event(event, target)
             except SamError as e:
-                self.ck.report(event_path, str(e))
+                self.ck.report(event.path, str(e))
 
     def code(self, props: dict[str, Any], path: PathT, from_globals: set[str]
              ) -> tuple[dict[str, Any], PathT]:
@@ -388,13 +407,9 @@ class _Sam:
                        f"Bucket and Key, got {describe(uri)}")
         return {LOCAL_CODE: "."}, where("CodeUri")
 
-    def api_event(self, event: dict[str, Any], path: PathT, target: str) -> None:
-        spec = self.event_properties(event, path)
-        if spec is None:
-            return
-        api_id, route, method = spec
+    def api_event(self, event: _Route, target: str) -> None:
+        path, props, api_id, route, method = event
         api = self.apis[api_id]
-        props = event["Properties"]
         # SAM's _build_apigw_integration_uri; streaming has its own API version and path
         stream = props.get("ResponseTransferMode") == "RESPONSE_STREAM"
         version, tail = ("2021-11-15", "response-streaming-invocations") if stream else \

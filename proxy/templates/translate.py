@@ -91,6 +91,7 @@ def translate_template(
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
+    # a condition that fails is evaluated (and reported) again by each resource naming it
     return list(dict.fromkeys(problems))
 
 
