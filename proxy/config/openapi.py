@@ -35,6 +35,7 @@ from proxy.config._check import (
     string,
     then,
 )
+from proxy.config._refs import resolve_local
 from proxy.config._source import read_document
 from proxy.config.authorizers import (
     authorizer_schemes,
@@ -436,21 +437,7 @@ class _Reader:
         return p["in"], p["name"], p.get("required", False)
 
     def resolve(self, ck: Checker, path: PathT, value: Any) -> Any:
-        """Follow a local ``$ref`` (``#/components/parameters/x``)."""
-        for _ in range(16):
-            if not (isinstance(value, dict) and "$ref" in value):
-                return value
-            ref = value["$ref"]
-            if not isinstance(ref, str) or not ref.startswith("#/"):
-                ck.fail((*path, "$ref"), "only local references (#/...) are supported")
-            target: Any = self.doc
-            for part in ref[2:].split("/"):
-                part = part.replace("~1", "/").replace("~0", "~")
-                if not isinstance(target, dict) or part not in target:
-                    ck.fail((*path, "$ref"), f"{show(ref)} points to nothing in this document")
-                target = target[part]
-            value = target
-        ck.fail((*path, "$ref"), "references form a loop")
+        return resolve_local(ck, path, self.doc, value)
 
     def security(self, ck: Checker, path: PathT, value: Any) -> MethodAuthorization:
         """The method's authorization from its ``security``: the API key scheme sets
