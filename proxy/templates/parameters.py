@@ -9,14 +9,13 @@ may be overridden like parameters (as ``sam local`` allows).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from proxy.config._check import Checker, PathT, describe, show
 from proxy.config.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, REGION_PATTERN
-from proxy.templates.intrinsics import SsmParameter
+from proxy.templates.intrinsics import SsmParameter, scalar_text
 
 __all__ = [
     "PSEUDO_OVERRIDES",
@@ -91,21 +90,11 @@ def _override(ck: Checker, where: PathT, overrides: Mapping[str, Any], name: str
               pattern: re.Pattern[str], what: str) -> str:
     if name not in overrides:
         return default
-    value = _text(overrides[name])
+    value = scalar_text(overrides[name])
     if value is None or not pattern.fullmatch(value):
         ck.report((*where, name), f"must be {what}, got {show(overrides[name])}")
         return default
     return value
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, bool):  # `Default: false` in YAML is CloudFormation's "false"
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
-        return str(value)  # YAML numbers are accepted and converted (CONTRACT 9)
-    return None
 
 
 def read_parameters(
@@ -159,7 +148,7 @@ def read_parameters(
             # The Default of an SSM parameter type names the SSM parameter, not its value.
             values[name] = SsmParameter(name, kind)
             continue
-        text = _text(raw)
+        text = scalar_text(raw)
         if text is None:
             err.report(where, f"must be a string, got {describe(raw)}")
             continue
@@ -206,8 +195,8 @@ def _check_value(ck: Checker, where: PathT, kind: str, text: str, spec: dict[Any
                         ck.report(where, f"must be {'>=' if bound == 'MinValue' else '<='} "
                                   f"{limit} ({bound}), got {show(item)}")
                         ok = False
-        if allowed is not None and item not in [_text(a) for a in allowed]:
-            shown = ", ".join(str(_text(a)) for a in allowed)
+        if allowed is not None and item not in [scalar_text(a) for a in allowed]:
+            shown = ", ".join(str(scalar_text(a)) for a in allowed)
             ck.report(where, f"must be one of {shown} (AllowedValues), got {show(item)}")
             ok = False
         if compiled is not None and compiled.fullmatch(item) is None:
