@@ -95,6 +95,27 @@ class _Api:
     implicit: bool = False
     globals_keys: set[str] = field(default_factory=set)
 
+    def where(self, key: str) -> PathT:
+        """Where the user wrote property ``key`` (the implicit API has only Globals)."""
+        if self.implicit and key not in self.globals_keys:
+            return self.path
+        return _written_at(self.path, "Api", self.globals_keys, key)
+
+    def copy(self, keys: tuple[str, ...], out: dict[str, Any], renames: dict[str, PathT]
+             ) -> None:
+        """The properties among ``keys`` into a generated resource's ``out``, each renamed to
+        where the user wrote it."""
+        for key in keys:
+            if key in self.properties:
+                out[key] = self.properties[key]
+                renames[key] = self.where(key)
+
+
+def _written_at(path: PathT, section: str, from_globals: set[str], key: str) -> PathT:
+    """Where the user wrote property ``key`` of the resource at ``path``: in its Properties, or
+    in ``Globals.section`` when the merge brought it from there."""
+    return ("Globals", section, key) if key in from_globals else (*path, "Properties", key)
+
 
 class _Route(NamedTuple):
     """A function's Api event, its properties checked (``event_properties``)."""
@@ -147,9 +168,7 @@ class _Sam:
             if key in skip:
                 out[key] = value
                 continue
-            where = ("Globals", section, key) if key in from_globals else \
-                (*path, "Properties", key)
-            got = self.static(value, where)
+            got = self.static(value, _written_at(path, section, from_globals, key))
             if got is not NO_VALUE:
                 out[key] = got
         return out
@@ -359,8 +378,7 @@ class _Sam:
                     "PackageType", "ImageConfig"):
             if key in props:
                 out[key] = props[key]
-        for key in from_globals:
-            renames[key] = ("Globals", "Function", key)
+        renames.update({key: ("Globals", "Function", key) for key in from_globals})
         generated: dict[str, Any] = {"Type": "AWS::Lambda::Function", "Properties": out}
         if "Metadata" in resource:
             generated["Metadata"] = resource["Metadata"]
@@ -388,8 +406,7 @@ class _Sam:
     def code(self, props: dict[str, Any], path: PathT, from_globals: set[str]
              ) -> tuple[dict[str, Any], PathT]:
         def where(key: str) -> PathT:
-            return ("Globals", "Function", key) if key in from_globals else \
-                (*path, "Properties", key)
+            return _written_at(path, "Function", from_globals, key)
 
         if "InlineCode" in props:  # it wins over CodeUri, as in SAM's _construct_code_dict
             return {"ZipFile": props["InlineCode"]}, where("InlineCode")
@@ -537,12 +554,7 @@ class _Sam:
         props = api.properties
         path = api.path
         lid = api.logical_id
-
-        def where(key: str) -> PathT:
-            if key in api.globals_keys:
-                return ("Globals", "Api", key)
-            return (*path, "Properties", key) if not api.implicit else path
-
+        where = api.where
         try:
             self.api_definition(api)
         except SamError as e:
@@ -566,11 +578,8 @@ class _Sam:
         else:
             rest["Body"] = props["DefinitionBody"]
             renames["Body"] = path if api.managed else where("DefinitionBody")
-        for key in ("BinaryMediaTypes", "MinimumCompressionSize", "Name", "Description",
-                    "ApiKeySourceType", "Policy", "Mode"):
-            if key in props:
-                rest[key] = props[key]
-                renames[key] = where(key)
+        api.copy(("BinaryMediaTypes", "MinimumCompressionSize", "Name", "Description",
+                  "ApiKeySourceType", "Policy", "Mode"), rest, renames)
         self.out.resources[lid] = {"Type": "AWS::ApiGateway::RestApi", "Properties": rest}
         self.out.sources.resources[lid] = Source(
             path, renames, identity=not api.implicit,
@@ -583,11 +592,8 @@ class _Sam:
         stage: dict[str, Any] = {"RestApiId": {"Ref": lid}, "DeploymentId": {"Ref": deployment_id},
                                  "StageName": stage_name}
         stage_renames: dict[str, PathT] = {"StageName": where("StageName")}
-        for key in ("CacheClusterEnabled", "CacheClusterSize", "Variables", "MethodSettings",
-                    "AccessLogSetting", "CanarySetting", "TracingEnabled"):
-            if key in props:
-                stage[key] = props[key]
-                stage_renames[key] = where(key)
+        api.copy(("CacheClusterEnabled", "CacheClusterSize", "Variables", "MethodSettings",
+                  "AccessLogSetting", "CanarySetting", "TracingEnabled"), stage, stage_renames)
         self.out.resources[stage_id] = {"Type": "AWS::ApiGateway::Stage", "Properties": stage}
         self.out.sources.resources[stage_id] = Source(path, stage_renames, identity=False)
         self.out.extra_refs[f"{lid}.Stage"] = stage_id
@@ -806,8 +812,9 @@ class _Sam:
             return
         lid = api.logical_id
         api_stage = {"ApiId": {"Ref": lid}, "Stage": {"Ref": stage_id}}
-        where = ("Globals", "Api", "Auth", "UsagePlan") if "Auth" in api.globals_keys else \
-            (*api.path, "Properties", "Auth", "UsagePlan") if not api.implicit else api.path
+        auth_at = api.where("Auth")
+        # Auth.UsagePlan where the user wrote Auth (the implicit API's path stands for itself)
+        where = auth_at if auth_at == api.path else (*auth_at, "UsagePlan")
         if create == "PER_API":
             plan_id, key_id, link_id = f"{lid}UsagePlan", f"{lid}ApiKey", f"{lid}UsagePlanKey"
             plan: dict[str, Any] = {"ApiStages": [api_stage]}
