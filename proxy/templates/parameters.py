@@ -134,19 +134,16 @@ def read_parameters(
             continue
         if name in overrides:
             raw, where, err = overrides[name], (*overrides_where, name), overrides_ck
-        elif "Default" in spec:
-            raw, where, err = spec["Default"], (*path, "Default"), ck
         elif _SSM_VALUE.fullmatch(kind):
+            # no value here: its Default (if any) names the SSM parameter, not its value
             values[name] = SsmParameter(name, kind)
             continue
+        elif "Default" in spec:
+            raw, where, err = spec["Default"], (*path, "Default"), ck
         else:
             ck.report(path, f"has no Default: give it a value with --parameter-overrides "
                       f"{name}=VALUE (or parameters: in the Sluice config that names the "
                       "template)")
-            continue
-        if _SSM_VALUE.fullmatch(kind) and name not in overrides:
-            # The Default of an SSM parameter type names the SSM parameter, not its value.
-            values[name] = SsmParameter(name, kind)
             continue
         text = scalar_text(raw)
         if text is None:

@@ -255,8 +255,8 @@ class _Sam:
             if api.implicit:
                 api.properties["StageName"] = stage
             version = api.properties.get("OpenApiVersion")
-            if api.managed and isinstance(version, str | float) and re.match(
-                    r"\A3(\.\d)(\.\d)?$", str(version)):
+            if api.managed and isinstance(version, str | float) and \
+                    oas.is_openapi3_version(version):
                 body = api.properties["DefinitionBody"]
                 body["openapi"] = str(version)
                 body.pop("swagger", None)
