@@ -11,15 +11,15 @@ Functions for the readers to call, each reporting every bad field through the ``
 - ``resource_policy``: the kind for ``x-amazon-apigateway-policy`` (object or JSON string, at
   most 8,192 characters); ``execute-api:/...`` is expanded when the deployment compiles it
   (``PolicyDocument.compile(api_arn(...))``), as AWS does on import;
-- ``cognito_section`` and ``IAM_SECTION``: kinds for the two Sluice-file sections;
-  ``unknown_user_pools`` lists providerARNs that ``cognito.userPools`` lacks.
+- ``cognito_section`` and ``IAM_SECTION``: kinds for the two Sluice-file sections (the
+  loader checks that each providerARN is in ``cognito.userPools``).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Mapping, Set
 from types import MappingProxyType
 from typing import Any
 
@@ -68,7 +68,6 @@ __all__ = [
     "read_method_security",
     "read_security_schemes",
     "resource_policy",
-    "unknown_user_pools",
 ]
 
 # --- OpenAPI: security schemes ------------------------------------------------------------
@@ -356,10 +355,3 @@ IAM_SECTION: Kind = record(
     IamSettings,
 )
 
-
-def unknown_user_pools(authorizers: Iterable[AuthorizerDef],
-                       cognito: CognitoSettings | None) -> list[tuple[str, str]]:
-    """(authorizer name, provider ARN) for each Cognito provider ARN the config lacks."""
-    known = cognito.user_pools if cognito is not None else {}
-    return [(a.name, arn) for a in authorizers if a.type == "COGNITO_USER_POOLS"
-            for arn in a.provider_arns if arn not in known]

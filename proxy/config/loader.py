@@ -42,6 +42,7 @@ from proxy.config.authorizers import IAM_SECTION, cognito_section
 from proxy.config.model import (
     DEFAULT_REGION,
     HTTP_METHODS,
+    REGION_PATTERN,
     AccessLogSettings,
     AccountSettings,
     ApiConfig,
@@ -259,7 +260,7 @@ _QUOTA = record(
 
 _AWS = record(
     {
-        "region": Field(string(r"[a-z]{2}(-[a-z]+)+-[0-9]+", what="a region such as eu-west-1")),
+        "region": Field(string(REGION_PATTERN, what="a region such as eu-west-1")),
         "accountId": Field(string(r"[0-9]{12}", what="12 digits")),
     },
     AwsSettings,
@@ -295,6 +296,7 @@ class _Reader:
         "api_definitions",
         "base_fs",
         "base_label",
+        "checked",
         "definitions",
         "function_names",
         "key_ids",
@@ -307,6 +309,7 @@ class _Reader:
         self.base_fs = os.path.dirname(fs_path)
         self.base_label = os.path.dirname(label)
         self.definitions: dict[str, tuple[str, ApiDefinition] | None] = {}
+        self.checked: dict[str, bool] = {}  # definition label: check_definition() found a problem
         # Collected leniently from the raw document, so that an API or key with a bad field
         # elsewhere does not also make every reference to it an error.
         self.stages: dict[str, set[str]] = {}
@@ -412,11 +415,30 @@ class _Reader:
                     ck.report(where, f"{problem} in {label}")
                     bad = True
             stages[name] = StageConfig(name, **stage)
-        bad = self.check_function_uris(ck, label, definition) or bad
-        bad = self.check_authorizers(ck, label, definition) or bad
+        bad = self.check_definition(ck, label, definition) or bad
         if bad:
             raise Invalid
         return ApiConfig(values["id"], label, definition, MappingProxyType(stages))
+
+    def check_definition(self, ck: Checker, label: str, definition: ApiDefinition) -> bool:
+        """The definition's references to ``functions`` and ``cognito.userPools``, checked
+        once per definition (as it is loaded once): APIs sharing a file get its problems
+        once. True if any."""
+        if label not in self.checked:
+            self.checked[label] = (self.check_function_uris(ck, label, definition)
+                                   | self.check_authorizers(ck, label, definition))
+        return self.checked[label]
+
+    def function_problem(self, uri: str) -> str | None:
+        """Why a Lambda URI without stage variables names no configured function, or None."""
+        try:
+            name = resolve(uri).name
+        except BadFunctionUri as e:
+            return str(e)
+        if name in self.function_names:
+            return None
+        known = ", ".join(sorted(self.function_names)) or "none"
+        return f"names function {show(name)}, which is not in functions (names: {known})"
 
     def check_function_uris(self, ck: Checker, label: str, definition: ApiDefinition) -> bool:
         """Report Lambda integration URIs that name no configured function; True if any.
@@ -437,20 +459,13 @@ class _Reader:
                                      "x-amazon-apigateway-integration", "uri"))
                 problem = None
                 if stage_variables_in(uri):
-                    # whatever the variables hold, the rest must be a Lambda invocation
-                    if not is_lambda_uri(_STAGE_VARIABLE.sub("x", uri)) and uri[:2] != "${":
+                    # whatever the variables hold, the rest must be a Lambda invocation (no
+                    # variable can make or break ":lambda:path/": test the URI as written)
+                    if not is_lambda_uri(uri) and uri[:2] != "${":
                         problem = (f"{integration.type} integrations invoke a Lambda function: "
                                    "uri must be arn:aws:apigateway:{region}:lambda:path/...")
                 else:
-                    try:
-                        name = resolve(uri).name
-                    except BadFunctionUri as e:
-                        problem = str(e)
-                    else:
-                        if name not in self.function_names:
-                            known = ", ".join(sorted(self.function_names)) or "none"
-                            problem = (f"names function {show(name)}, which is not in "
-                                       f"functions (names: {known})")
+                    problem = self.function_problem(uri)
                 if problem is not None:
                     ck.problems.append(Problem(label, where, problem))
                     bad = True
@@ -466,18 +481,10 @@ class _Reader:
             uri = authorizer.authorizer_uri
             if uri is None or stage_variables_in(uri):
                 continue  # a name from a stage variable is looked up per request (500)
-            try:
-                name = resolve(uri).name
-            except BadFunctionUri as e:
-                problem = str(e)
-            else:
-                if name in self.function_names:
-                    continue
-                known = ", ".join(sorted(self.function_names)) or "none"
-                problem = (f"names function {show(name)}, which is not in functions "
-                           f"(names: {known})")
-            ck.problems.append(Problem(label, format_path((*at, "authorizerUri")), problem))
-            bad = True
+            problem = self.function_problem(uri)
+            if problem is not None:
+                ck.problems.append(Problem(label, format_path((*at, "authorizerUri")), problem))
+                bad = True
         known_pools = ", ".join(sorted(self.user_pools)) or "none"
         for authorizer in definition.authorizers.values():
             for i, arn in enumerate(authorizer.provider_arns):
@@ -650,7 +657,6 @@ def _some_apis(ck: Checker, path: PathT, apis: tuple[ApiConfig, ...]) -> tuple[A
     return apis
 
 
-_STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.[A-Za-z0-9_]+\}")
 _FUNCTION_NAME = string(r"[A-Za-z0-9_-]{1,64}", what="a function name of 1-64 A-Z a-z 0-9 _ -")
 _HANDLER = r"[A-Za-z_][A-Za-z0-9_]*(?:[./][A-Za-z_][A-Za-z0-9_]*)*\.[A-Za-z_][A-Za-z0-9_]*"
 _PYTHON_RUNTIME = re.compile(r"python3\.[0-9]{1,2}")
@@ -714,10 +720,13 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     env = os.environ if env is None else env
     problems: list[Problem] = []
     overrides = _env_overrides(env, problems)
+    region = _env_region(env)
     config: Config | None = None
     try:
-        # a template (CONTRACT 9), or a config naming templates, becomes a config document
-        doc, origins = prepare_document(read_document(path, label, TemplateLoader), label, env)
+        # a template (CONTRACT 9), or a config naming templates, becomes a config document;
+        # its AWS::Region defaults to the region a plain config would have
+        doc, origins = prepare_document(read_document(path, label, TemplateLoader), label, env,
+                                        region=region)
     except ConfigError as e:
         problems[:0] = e.problems
         raise ConfigError(problems) from None
@@ -728,7 +737,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         reader = _Reader(label, label, doc if isinstance(doc, dict) else {})
         values = ck.attempt(reader.document(), (), doc)
         if values is not INVALID:
-            values["aws"] = _default_region(values.get("aws", AwsSettings()), doc, env)
+            values["aws"] = _default_region(values.get("aws", AwsSettings()), doc, region)
             config = Config(label, **values)
     if ck.problems or problems or config is None:
         found = ck.problems + problems
@@ -740,15 +749,18 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     return config
 
 
-def _default_region(aws: AwsSettings, doc: dict[str, Any], env: Mapping[str, str]) -> AwsSettings:
-    """``aws.region`` when the file sets it, else the environment's AWS_REGION or
-    AWS_DEFAULT_REGION (as the AWS CLI and SDKs read them), else us-east-1."""
+def _env_region(env: Mapping[str, str]) -> str:
+    """The region when no file names one: the environment's AWS_REGION or AWS_DEFAULT_REGION
+    (as the AWS CLI and SDKs read them), else us-east-1."""
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    return region if re.fullmatch(REGION_PATTERN, region) else DEFAULT_REGION  # not a region
+
+
+def _default_region(aws: AwsSettings, doc: dict[str, Any], region: str) -> AwsSettings:
+    """``aws.region`` when the file sets it, else ``region`` (``_env_region``)."""
     section = doc.get("aws")
     if isinstance(section, dict) and "region" in section:
         return aws
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]+", region):
-        return aws  # not a region name: the default stands
     return replace(aws, region=region)
 
 

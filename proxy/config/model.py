@@ -115,7 +115,8 @@ class MethodSettings:
 
 
 DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT_ID = "123456789012"  # as proxy.templates defaults it
+DEFAULT_ACCOUNT_ID = "123456789012"  # the account a config or template names by default
+REGION_PATTERN = r"[a-z]{2}(-[a-z]+)+-[0-9]+"  # a region name such as eu-west-1
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from proxy.config._check import (
     string,
     then,
 )
+from proxy.config._refs import resolve_local
 from proxy.config._source import read_document
 from proxy.config.authorizers import (
     authorizer_schemes,
@@ -276,25 +277,30 @@ _PARAMETER = record(
 class _Reader:
     """The parts of a definition that need the whole document: ``$ref`` and security schemes."""
 
-    __slots__ = ("api_key_schemes", "authorizers", "doc", "schemes", "schemes_at",
-                 "schemes_path", "validation")
+    __slots__ = ("api_key_schemes", "authorizers", "broken_schemes", "doc", "scheme_names",
+                 "schemes_at", "schemes_path", "validation")
 
-    def __init__(self, doc: dict[Any, Any], swagger: bool) -> None:
+    def __init__(self, ck: Checker, doc: dict[Any, Any], swagger: bool) -> None:
+        """Reads the security schemes and the request validators and models (spec 9), which
+        every operation refers to, reporting their problems to ``ck``."""
         self.doc = doc
         self.schemes_path: tuple[str, ...] = (
             ("securityDefinitions",) if swagger else ("components", "securitySchemes"))
         self.schemes_at = ".".join(self.schemes_path)
-        self.authorizers: Mapping[str, AuthorizerDef] = MappingProxyType({})
-        # request validators and models (spec 9), set by read_definition with its Checker
-        self.validation: ValidationReader | None = None
         holder = doc if swagger else doc.get("components")
         found = (
             holder.get("securityDefinitions" if swagger else "securitySchemes")
             if isinstance(holder, dict)
             else None
         )
-        self.schemes: Mapping[Any, Any] = found if isinstance(found, dict) else {}
-        self.api_key_schemes = {name for name, s in self.schemes.items() if _is_api_key(s)}
+        schemes: Mapping[Any, Any] = found if isinstance(found, dict) else {}
+        self.scheme_names = frozenset(schemes)
+        self.api_key_schemes = frozenset(name for name, s in schemes.items() if _is_api_key(s))
+        self.authorizers: Mapping[str, AuthorizerDef] = read_security_schemes(
+            ck, self.schemes_path, schemes)
+        # authorizer schemes reported bad just now: an operation naming one adds no message
+        self.broken_schemes = frozenset(authorizer_schemes(schemes)).difference(self.authorizers)
+        self.validation = ValidationReader(ck, doc, swagger)
 
     def root(self) -> Kind:
         return record(
@@ -382,10 +388,8 @@ class _Reader:
             if key in item:
                 m = ck.attempt(self.operation(method, shared), (*path, key), item[key])
                 if m is not INVALID:
-                    if self.validation is not None:
-                        m = replace(m, validation=self.validation.method(ck, (*path, key),
-                                                                         item[key], item))
-                    methods[method] = m
+                    methods[method] = replace(m, validation=self.validation.method(
+                        ck, (*path, key), item[key], item))
         if len(ck.problems) > before:
             raise Invalid
         return MappingProxyType(methods)
@@ -436,29 +440,14 @@ class _Reader:
         return p["in"], p["name"], p.get("required", False)
 
     def resolve(self, ck: Checker, path: PathT, value: Any) -> Any:
-        """Follow a local ``$ref`` (``#/components/parameters/x``)."""
-        for _ in range(16):
-            if not (isinstance(value, dict) and "$ref" in value):
-                return value
-            ref = value["$ref"]
-            if not isinstance(ref, str) or not ref.startswith("#/"):
-                ck.fail((*path, "$ref"), "only local references (#/...) are supported")
-            target: Any = self.doc
-            for part in ref[2:].split("/"):
-                part = part.replace("~1", "/").replace("~0", "~")
-                if not isinstance(target, dict) or part not in target:
-                    ck.fail((*path, "$ref"), f"{show(ref)} points to nothing in this document")
-                target = target[part]
-            value = target
-        ck.fail((*path, "$ref"), "references form a loop")
+        return resolve_local(ck, path, self.doc, value)
 
     def security(self, ck: Checker, path: PathT, value: Any) -> MethodAuthorization:
         """The method's authorization from its ``security``: the API key scheme sets
         ``apiKeyRequired``, an authorizer scheme (``read_security_schemes``) its authorizer."""
         return read_method_security(
             ck, path, value, authorizers=self.authorizers, api_key_schemes=self.api_key_schemes,
-            schemes=set(self.schemes), schemes_at=self.schemes_at,
-            broken=set(authorizer_schemes(self.schemes)) - set(self.authorizers))
+            schemes=self.scheme_names, schemes_at=self.schemes_at, broken=self.broken_schemes)
 
 
 def _is_api_key(scheme: Any) -> bool:
@@ -513,9 +502,7 @@ def read_definition(ck: Checker, doc: Any) -> ApiDefinition:
     if not isinstance(doc, dict):
         ck.fail((), f"must be a mapping (an OpenAPI document), got {describe(doc)}")
     swagger = _version(ck, doc)
-    reader = _Reader(doc, swagger)
-    reader.authorizers = read_security_schemes(ck, reader.schemes_path, reader.schemes)
-    reader.validation = ValidationReader(ck, doc, swagger)
+    reader = _Reader(ck, doc, swagger)
     definition: ApiDefinition = reader.root()(ck, (), doc)
     if ck.problems:
         raise Invalid

@@ -65,6 +65,8 @@ from proxy.config._check import (
     record,
     show,
 )
+from proxy.config._refs import escape, pointer, resolve_local, unescape
+from proxy.encoding import media_type
 
 __all__ = [
     "DEFAULT_MODEL_KEY",
@@ -133,15 +135,7 @@ def model_closure(name: str, models: Mapping[str, ModelDef]) -> dict[str, Any]:
         model = models[current]
         seen[current] = model.schema
         todo.extend(model.references - seen.keys())
-    return {"$ref": f"#/definitions/{_escape(name)}", "definitions": seen}
-
-
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def _unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
+    return {"$ref": f"#/definitions/{escape(name)}", "definitions": seen}
 
 
 _VALIDATOR = record(
@@ -297,9 +291,9 @@ class ValidationReader:
             ck.fail(path, f"must be a string, got {describe(ref)}")
         aws = _AWS_MODEL_URL.fullmatch(ref)
         if aws is not None:
-            tokens = [unquote(aws[1]), *_pointer(aws[2].lstrip("#"))]
+            tokens = [unquote(aws[1]), *pointer(aws[2].lstrip("#"))]
         elif ref.startswith("#/"):
-            tokens = _pointer(ref[1:])
+            tokens = pointer(ref[1:])
             n = len(self._container)
             if tuple(tokens[:n]) != self._container or len(tokens) == n:
                 ck.fail(path, f"{show(ref)}: {allowed}")
@@ -319,7 +313,7 @@ class ValidationReader:
         if target is None or not isinstance(target, dict):
             ck.fail(path, f"{show(ref)} points to no model in this document")
         refs.add(name)
-        return "#/definitions/" + "/".join(_escape(t) for t in tokens)
+        return "#/definitions/" + "/".join(escape(t) for t in tokens)
 
     def _inline(self, ck: Checker, path: PathT, schema: Any) -> str | None:
         """The name of a request schema's model: the model a bare ``$ref`` names, or a new
@@ -333,7 +327,7 @@ class ValidationReader:
                 return None
             tail = target.removeprefix("#/definitions/")
             if "/" not in tail:  # the whole model, not a part of one
-                name = _unescape(tail)
+                name = unescape(tail)
                 return name if name in self._models else None
         try:
             canonical = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
@@ -367,11 +361,9 @@ class ValidationReader:
         if "requestBody" not in op:
             return {}
         where: PathT = (*path, "requestBody")
-        body = op["requestBody"]
-        if isinstance(body, dict) and "$ref" in body:
-            body = self._local(ck, (*where, "$ref"), body["$ref"])
-            if body is None:
-                return {}
+        body = ck.attempt(self._resolve, where, op["requestBody"])
+        if body is INVALID:
+            return {}
         if not isinstance(body, dict):
             ck.report(where, f"must be a mapping (a request body), got {describe(body)}")
             return {}
@@ -428,37 +420,21 @@ class ValidationReader:
             return None  # openapi.py reports a malformed parameters list
         for i, param in enumerate(params):
             at: PathT = (*path, i)
-            if isinstance(param, dict) and "$ref" in param:
-                param = self._local(ck, (*at, "$ref"), param["$ref"])
+            # openapi.py reports a bad reference in parameters: resolved quietly here
+            param = Checker(ck.file).attempt(self._resolve, at, param)
             if isinstance(param, dict) and param.get("in") == "body":
                 return at, param
         return None
 
-    def _local(self, ck: Checker, path: PathT, ref: Any) -> Any:
-        """A local reference to a non-model object (a request body, a parameter)."""
-        if not isinstance(ref, str) or not ref.startswith("#/"):
-            ck.report(path, "only local references (#/...) are supported")
-            return None
-        target: Any = self._doc
-        for token in _pointer(ref[1:]):
-            if not isinstance(target, dict) or token not in target:
-                ck.report(path, f"{show(ref)} points to nothing in this document")
-                return None
-            target = target[token]
-        return target
+    def _resolve(self, ck: Checker, path: PathT, value: Any) -> Any:
+        """A non-model object (a request body, a parameter), through its local ``$ref``."""
+        return resolve_local(ck, path, self._doc, value)
 
 
 def _content_key(ctype: str) -> str:
-    if ctype in (DEFAULT_MODEL_KEY, "*/*"):
+    if ctype == "*/*":  # taken to mean AWS's $default (any content type)
         return DEFAULT_MODEL_KEY
-    return ctype.split(";", 1)[0].strip().lower()
-
-
-def _pointer(fragment: str) -> list[str]:
-    """``/a/b~1c`` -> ``["a", "b/c"]`` (JSON pointer tokens, percent-decoded as in a URI)."""
-    if not fragment:
-        return []
-    return [_unescape(unquote(t)) for t in fragment.lstrip("/").split("/")]
+    return media_type(ctype) or ""
 
 
 def _key(ck: Checker, path: PathT, key: Any) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.config._check import Checker, Invalid, PathT, describe
-from proxy.templates.intrinsics import NO_VALUE, Evaluator
+from proxy.templates.intrinsics import NO_VALUE, Evaluator, scalar_text
 from proxy.templates.origins import Origins, Sources
 
 __all__ = ["MISSING", "Context", "as_bool", "as_number", "as_text"]
@@ -94,12 +94,8 @@ class Context:
 def as_text(value: Any) -> Any:
     """A scalar as CloudFormation passes it to a string property; other values unchanged (so
     the loader names what is wrong with them)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float) and not (isinstance(value, float) and
-                                               not math.isfinite(value)):
-        return str(value)
-    return value
+    text = scalar_text(value)
+    return value if text is None else text
 
 
 def as_number(value: Any) -> Any:

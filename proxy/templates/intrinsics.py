@@ -13,6 +13,7 @@ Every problem is reported to a ``Checker`` at the path of the function that fail
 from __future__ import annotations
 
 import base64
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ __all__ = [
     "Scope",
     "SsmParameter",
     "is_intrinsic",
+    "scalar_text",
 ]
 
 
@@ -151,7 +153,7 @@ class Evaluator:
         """An evaluated value that must be a string (numbers are converted, as CloudFormation
         does for string properties)."""
         got = self._known(node, path)
-        text = _scalar_text(got)
+        text = scalar_text(got)
         if text is None:
             self.fail(path, f"must be {what}, got {describe(got)}")
         return text
@@ -162,7 +164,7 @@ class Evaluator:
             self.fail(path, f"must be a list, got {describe(got)}")
         out = []
         for i, item in enumerate(got):
-            text = _scalar_text(item)
+            text = scalar_text(item)
             if text is None:
                 self.fail((*path, i), f"must be a string, got {describe(item)}")
             out.append(text)
@@ -241,12 +243,14 @@ class Evaluator:
         return self.namer(logical_id, attribute, path)
 
 
-def _scalar_text(value: Any) -> str | None:
+def scalar_text(value: Any) -> str | None:
+    """A scalar as CloudFormation reads it where text is wanted (``false`` is ``"false"``, a
+    YAML number its digits); None for anything else, a NaN or an infinity included."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
         return str(value)
     return None
 
@@ -309,7 +313,7 @@ def _fn_sub(ev: Evaluator, node: Any, path: PathT) -> str:
             got = ev.resource(resource, attribute, text_path)
         else:
             got = ev.ref(name, text_path)
-        out = _scalar_text(got)
+        out = scalar_text(got)
         if out is None:
             ev.fail(text_path, f"${{{name}}} is {describe(got)}, not a string")
         return out
@@ -327,7 +331,7 @@ def _fn_join(ev: Evaluator, node: Any, path: PathT) -> str:
         ev.fail((*path, 1), f"must be a list of values to join, got {describe(items)}")
     parts = []
     for i, item in enumerate(items):
-        text = _scalar_text(item)
+        text = scalar_text(item)
         if text is None:
             ev.fail((*path, 1, i), f"must be a string, got {describe(item)}")
         parts.append(text)
@@ -370,7 +374,7 @@ def _fn_find_in_map(ev: Evaluator, node: Any, path: PathT) -> Any:
     where = "Mappings"
     for i, key in enumerate(keys):
         # YAML reads an unquoted account id or number key as an integer: match it as text
-        found = [k for k in level if _scalar_text(k) == key] if isinstance(level, dict) else []
+        found = [k for k in level if scalar_text(k) == key] if isinstance(level, dict) else []
         if not found:
             ev.fail((*path, i), f"{where} has no key {show(key)}")
         level = level[found[0]]
@@ -437,7 +441,7 @@ def _cond_equals(ev: Evaluator, node: Any, path: PathT) -> bool:
 
 
 def _comparable(value: Any) -> Any:
-    text = _scalar_text(value)
+    text = scalar_text(value)
     return text if text is not None else value
 
 

@@ -54,9 +54,11 @@ def _report(label: str, translation: Translation) -> None:
         log.warning("%s: %s", label, note)
 
 
-def prepare_document(doc: Any, label: str, env: Mapping[str, str]) -> tuple[Any, Origins | None]:
+def prepare_document(doc: Any, label: str, env: Mapping[str, str], *, region: str
+                     ) -> tuple[Any, Origins | None]:
     """The config document to check for the file ``label`` whose parsed content is ``doc``,
-    and the origins of its translated fields (None when nothing was translated). Raises
+    and the origins of its translated fields (None when nothing was translated). ``region``
+    is ``AWS::Region`` unless overridden (the loader's default: AWS_REGION, ...). Raises
     ``ConfigError`` with the templates' problems."""
     problems: list[Problem] = []
     overrides = _env_overrides(env, problems)
@@ -66,7 +68,7 @@ def prepare_document(doc: Any, label: str, env: Mapping[str, str]) -> tuple[Any,
             raise ConfigError(problems)
         translation = translate_template(
             doc, file=label, template_dir=base, config_dir=base, overrides=overrides,
-            overrides_file="--parameter-overrides")
+            overrides_file="--parameter-overrides", region=region)
         _report(label, translation)
         return translation.config, translation.origins
     apis = doc.get("apis") if isinstance(doc, dict) else None
@@ -78,11 +80,11 @@ def prepare_document(doc: Any, label: str, env: Mapping[str, str]) -> tuple[Any,
             raise ConfigError([Problem("--parameter-overrides", "", "applies to templates: "
                                        f"{label} is a Sluice config that names none")])
         return doc, None
-    return _expand_entries(doc, label, base, overrides, problems)
+    return _expand_entries(doc, label, base, overrides, problems, region)
 
 
 def _expand_entries(doc: dict[str, Any], label: str, base: str, cli: Mapping[str, Any],
-                    problems: list[Problem]) -> tuple[dict[str, Any], Origins]:
+                    problems: list[Problem], region: str) -> tuple[dict[str, Any], Origins]:
     ck = Checker(label)
     origins = Origins()
     out = dict(doc)
@@ -96,7 +98,7 @@ def _expand_entries(doc: dict[str, Any], label: str, base: str, cli: Mapping[str
             apis.append(entry)
             continue
         where: PathT = ("apis", i)
-        translation = _entry(ck, entry, where, base, cli, problems)
+        translation = _entry(ck, entry, where, base, cli, problems, region)
         if translation is None:
             continue
         config = translation.config
@@ -124,7 +126,7 @@ def _expand_entries(doc: dict[str, Any], label: str, base: str, cli: Mapping[str
 
 
 def _entry(ck: Checker, entry: dict[str, Any], where: PathT, base: str, cli: Mapping[str, Any],
-           problems: list[Problem]) -> Translation | None:
+           problems: list[Problem], region: str) -> Translation | None:
     bad = False
     for key in entry:
         if key not in _ENTRY_FIELDS:
@@ -165,7 +167,7 @@ def _entry(ck: Checker, entry: dict[str, Any], where: PathT, base: str, cli: Map
         return translate_template(
             doc, file=template_label, template_dir=os.path.dirname(template_label),
             config_dir=base, overrides=merged, overrides_file=ck.file,
-            overrides_where=(*where, "parameters"))
+            overrides_where=(*where, "parameters"), region=region)
     except ConfigError as e:
         problems.extend(e.problems)
         return None

@@ -9,28 +9,24 @@ may be overridden like parameters (as ``sam local`` allows).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from proxy.config._check import Checker, PathT, describe, show
-from proxy.templates.intrinsics import SsmParameter
+from proxy.config.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, REGION_PATTERN
+from proxy.templates.intrinsics import SsmParameter, scalar_text
 
 __all__ = [
-    "DEFAULT_ACCOUNT_ID",
-    "DEFAULT_REGION",
     "PSEUDO_OVERRIDES",
     "parse_overrides",
     "pseudo_parameters",
     "read_parameters",
 ]
 
-DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT_ID = "123456789012"
 PSEUDO_OVERRIDES = ("AWS::AccountId", "AWS::Region", "AWS::StackName")
 
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+_REGION = re.compile(REGION_PATTERN)
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 _LIST_TYPES = re.compile(r"CommaDelimitedList|List<.+>")
@@ -66,10 +62,12 @@ def _partition(region: str) -> tuple[str, str]:
 
 
 def pseudo_parameters(
-    ck: Checker, where: PathT, overrides: Mapping[str, Any], stack_name: str
+    ck: Checker, where: PathT, overrides: Mapping[str, Any], stack_name: str, *,
+    region: str = DEFAULT_REGION,
 ) -> dict[str, Any]:
-    """``AWS::Region`` and the rest, defaults replaced by overrides (reported at ``where``)."""
-    region = _override(ck, where, overrides, "AWS::Region", DEFAULT_REGION, _REGION,
+    """``AWS::Region`` (``region`` unless overridden) and the rest, defaults replaced by
+    overrides (reported at ``where``)."""
+    region = _override(ck, where, overrides, "AWS::Region", region, _REGION,
                        "a region such as eu-west-1")
     account = _override(ck, where, overrides, "AWS::AccountId", DEFAULT_ACCOUNT_ID, _ACCOUNT,
                         "12 digits")
@@ -92,21 +90,11 @@ def _override(ck: Checker, where: PathT, overrides: Mapping[str, Any], name: str
               pattern: re.Pattern[str], what: str) -> str:
     if name not in overrides:
         return default
-    value = _text(overrides[name])
+    value = scalar_text(overrides[name])
     if value is None or not pattern.fullmatch(value):
         ck.report((*where, name), f"must be {what}, got {show(overrides[name])}")
         return default
     return value
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, bool):  # `Default: false` in YAML is CloudFormation's "false"
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
-        return str(value)  # YAML numbers are accepted and converted (CONTRACT 9)
-    return None
 
 
 def read_parameters(
@@ -146,21 +134,18 @@ def read_parameters(
             continue
         if name in overrides:
             raw, where, err = overrides[name], (*overrides_where, name), overrides_ck
-        elif "Default" in spec:
-            raw, where, err = spec["Default"], (*path, "Default"), ck
         elif _SSM_VALUE.fullmatch(kind):
+            # no value here: its Default (if any) names the SSM parameter, not its value
             values[name] = SsmParameter(name, kind)
             continue
+        elif "Default" in spec:
+            raw, where, err = spec["Default"], (*path, "Default"), ck
         else:
             ck.report(path, f"has no Default: give it a value with --parameter-overrides "
                       f"{name}=VALUE (or parameters: in the Sluice config that names the "
                       "template)")
             continue
-        if _SSM_VALUE.fullmatch(kind) and name not in overrides:
-            # The Default of an SSM parameter type names the SSM parameter, not its value.
-            values[name] = SsmParameter(name, kind)
-            continue
-        text = _text(raw)
+        text = scalar_text(raw)
         if text is None:
             err.report(where, f"must be a string, got {describe(raw)}")
             continue
@@ -207,8 +192,8 @@ def _check_value(ck: Checker, where: PathT, kind: str, text: str, spec: dict[Any
                         ck.report(where, f"must be {'>=' if bound == 'MinValue' else '<='} "
                                   f"{limit} ({bound}), got {show(item)}")
                         ok = False
-        if allowed is not None and item not in [_text(a) for a in allowed]:
-            shown = ", ".join(str(_text(a)) for a in allowed)
+        if allowed is not None and item not in [scalar_text(a) for a in allowed]:
+            shown = ", ".join(str(scalar_text(a)) for a in allowed)
             ck.report(where, f"must be one of {shown} (AllowedValues), got {show(item)}")
             ok = False
         if compiled is not None and compiled.fullmatch(item) is None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from proxy.config._check import Invalid, PathT, describe, show
 from proxy.config._source import MAX_DOCUMENT_BYTES
+from proxy.config.openapi import resource_path_error
 from proxy.errors import ConfigError
 from proxy.templates._context import Context, as_bool, as_number, as_text
 from proxy.templates.reading import read_template
@@ -31,7 +32,6 @@ __all__ = ["ROOT", "ApiMembers", "api_document", "members_of"]
 ROOT = "Sluice::RootResource::"  # + API logical id: what Fn::GetAtt Api.RootResourceId gives
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "ANY")
-_PART = re.compile(r"[A-Za-z0-9_\-.,:]+|\{[A-Za-z0-9_\-.]+\+?\}")
 _PARAMETER = re.compile(r"method\.request\.(path|querystring|header)\.(.+)")
 _IN = {"path": "path", "querystring": "query", "header": "header"}
 _INTEGRATION_KEYS = {
@@ -209,13 +209,8 @@ class _Builder:
             if value is not None:
                 doc[extension] = convert(value)
                 ctx.origin((*self.cpath, extension), api, "Properties", key)
+        # a JSON string as it is: the loader's policy check reads it and names what is wrong
         policy = ctx.attempt(api, "Policy")
-        if isinstance(policy, str):
-            try:
-                policy = json.loads(policy)
-            except (ValueError, RecursionError):
-                ctx.report(api, ("Properties", "Policy"), "must be a policy document (JSON)")
-                policy = None
         if policy is not None:
             doc["x-amazon-apigateway-policy"] = policy
             ctx.origin((*self.cpath, "x-amazon-apigateway-policy"), api, "Properties", "Policy",
@@ -384,10 +379,13 @@ class _Builder:
             self.visiting.discard(ref)
         if base is None:
             return None
-        if not isinstance(part, str) or not _PART.fullmatch(part):
-            ctx.report(ref, ("Properties", "PathPart"), "must be a path segment of A-Z a-z 0-9 _ "
-                       f"- . , : or a whole {{parameter}} or {{greedy+}}, got "
+        if not isinstance(part, str) or not part or "/" in part:
+            ctx.report(ref, ("Properties", "PathPart"), "must be one path segment (no /), got "
                        f"{show(part)}")
+            return None
+        problem = resource_path_error("/" + part)  # the loader's check of each segment
+        if problem is not None:
+            ctx.report(ref, ("Properties", "PathPart"), problem)
             return None
         path = base.rstrip("/") + "/" + part
         self.paths_of[ref] = path

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from proxy.config._check import Checker, Invalid, PathT, describe
 from proxy.templates import sam_openapi as oas
@@ -83,7 +83,7 @@ class Expanded:
     # SAM's references to generated resources: "MyApi.Stage" -> "MyApiProdStage"
     extra_refs: dict[str, str] = field(default_factory=dict)
     # "Fn.Events.Upload (S3)": event sources Sluice does not run
-    ignored_events: dict[str, None] = field(default_factory=dict)
+    ignored_events: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -95,15 +95,51 @@ class _Api:
     implicit: bool = False
     globals_keys: set[str] = field(default_factory=set)
 
+    def where(self, key: str) -> PathT:
+        """Where the user wrote property ``key`` (the implicit API has only Globals)."""
+        if self.implicit and key not in self.globals_keys:
+            return self.path
+        return _written_at(self.path, "Api", self.globals_keys, key)
+
+    def copy(self, keys: tuple[str, ...], out: dict[str, Any], renames: dict[str, PathT]
+             ) -> None:
+        """The properties among ``keys`` into a generated resource's ``out``, each renamed to
+        where the user wrote it."""
+        for key in keys:
+            if key in self.properties:
+                out[key] = self.properties[key]
+                renames[key] = self.where(key)
+
+
+def _written_at(path: PathT, section: str, from_globals: set[str], key: str) -> PathT:
+    """Where the user wrote property ``key`` of the resource at ``path``: in its Properties, or
+    in ``Globals.section`` when the merge brought it from there."""
+    return ("Globals", section, key) if key in from_globals else (*path, "Properties", key)
+
+
+class _Route(NamedTuple):
+    """A function's Api event, its properties checked (``event_properties``)."""
+
+    path: PathT  # the user's path of the event
+    properties: dict[str, Any]
+    api_id: str
+    route: str
+    method: str
+
 
 class _Sam:
-    __slots__ = ("apis", "ck", "ev", "functions", "globals", "out", "shared_plan")
+    __slots__ = ("apis", "ck", "ev", "events", "functions", "globals", "out", "routes",
+                 "shared_plan")
 
     def __init__(self, ck: Checker, ev: Evaluator) -> None:
         self.ck = ck
         self.ev = ev
         self.apis: dict[str, _Api] = {}
         self.functions: dict[str, tuple[dict[str, Any], set[str]]] = {}
+        # Each function's Api events, read once (``api_events``) and, once every API is
+        # known, checked once (``add_event_paths``): each problem is reported once.
+        self.events: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self.routes: dict[str, list[_Route]] = {}
         self.globals: dict[str, dict[str, Any]] = {}
         self.out = Expanded({}, Sources())
         self.shared_plan: dict[str, Any] | None = None
@@ -132,9 +168,7 @@ class _Sam:
             if key in skip:
                 out[key] = value
                 continue
-            where = ("Globals", section, key) if key in from_globals else \
-                (*path, "Properties", key)
-            got = self.static(value, where)
+            got = self.static(value, _written_at(path, section, from_globals, key))
             if got is not NO_VALUE:
                 out[key] = got
         return out
@@ -204,13 +238,15 @@ class _Sam:
                 if "Events" in props:  # read before the Globals merge, by the implicit API
                     props["Events"] = self.static(props["Events"], (*path, "Properties", "Events"))
                 self.functions[lid] = (props, set())
-        implicit_events = self.collect_events(resources)
+        self.events = {lid: self.api_events(lid, props)
+                       for lid, (props, _) in self.functions.items()}
+        implicit_events = self.collect_events()
         if implicit_events and IMPLICIT_API not in self.apis:
             first = implicit_events[0]
             self.apis[IMPLICIT_API] = _Api(
                 IMPLICIT_API, {"StageName": "Prod", "DefinitionBody": oas.skeleton()},
                 first, True, implicit=True)
-        self.add_event_paths(resources)
+        self.add_event_paths()
         for lid, api in self.apis.items():
             resource = resources.get(lid, {})
             stage = api.properties.get("StageName")
@@ -219,8 +255,8 @@ class _Sam:
             if api.implicit:
                 api.properties["StageName"] = stage
             version = api.properties.get("OpenApiVersion")
-            if api.managed and isinstance(version, str | float) and re.match(
-                    r"\A3(\.\d)(\.\d)?$", str(version)):
+            if api.managed and isinstance(version, str | float) and \
+                    oas.is_openapi3_version(version):
                 body = api.properties["DefinitionBody"]
                 body["openapi"] = str(version)
                 body.pop("swagger", None)
@@ -243,11 +279,11 @@ class _Sam:
             self.api(api)
         return self.out
 
-    def collect_events(self, resources: dict[str, dict[str, Any]]) -> list[PathT]:
+    def collect_events(self) -> list[PathT]:
         """Paths of the Api events that name no RestApiId (the implicit API's)."""
         found: list[PathT] = []
-        for lid, (props, _) in self.functions.items():
-            for name, event in self.api_events(lid, props):
+        for lid, events in self.events.items():
+            for name, event in events:
                 if isinstance(event.get("Properties"), dict) and \
                         "RestApiId" not in event["Properties"]:
                     found.append(("Resources", lid, "Properties", "Events", name))
@@ -269,18 +305,21 @@ class _Sam:
             if event.get("Type") == "Api":
                 out.append((str(name), event))
             else:
-                self.out.ignored_events[f"{lid}.Events.{name} ({event.get('Type')})"] = None
+                self.out.ignored_events.append(f"{lid}.Events.{name} ({event.get('Type')})")
         return out
 
-    def add_event_paths(self, resources: dict[str, dict[str, Any]]) -> None:
-        """The implicit plugin's pass: each event's path and method in its API's document."""
-        for lid, (props, _) in self.functions.items():
-            for name, event in self.api_events(lid, props):
+    def add_event_paths(self) -> None:
+        """The implicit plugin's pass: each event's path and method in its API's document;
+        the events whose properties pass are kept in ``routes`` for ``function``."""
+        for lid, events in self.events.items():
+            routes = self.routes[lid] = []
+            for name, event in events:
                 path: PathT = ("Resources", lid, "Properties", "Events", name)
                 spec = self.event_properties(event, path)
                 if spec is None:
                     continue
                 api_id, route, method = spec
+                routes.append(_Route(path, event["Properties"], api_id, route, method))
                 api = self.apis[api_id]
                 if api.managed:
                     try:
@@ -339,8 +378,7 @@ class _Sam:
                     "PackageType", "ImageConfig"):
             if key in props:
                 out[key] = props[key]
-        for key in from_globals:
-            renames[key] = ("Globals", "Function", key)
+        renames.update({key: ("Globals", "Function", key) for key in from_globals})
         generated: dict[str, Any] = {"Type": "AWS::Lambda::Function", "Properties": out}
         if "Metadata" in resource:
             generated["Metadata"] = resource["Metadata"]
@@ -359,18 +397,16 @@ class _Sam:
                 (*path, "Properties", "AutoPublishAlias"), identity=False)
             self.out.extra_refs[f"{lid}.Alias"] = alias_id
             target = f"${{{alias_id}}}"
-        for name, event in self.api_events(lid, props):
-            event_path: PathT = (*path, "Properties", "Events", name)
+        for event in self.routes.get(lid, ()):
             try:
-                self.api_event(event, event_path, target)
+                self.api_event(event, target)
             except SamError as e:
-                self.ck.report(event_path, str(e))
+                self.ck.report(event.path, str(e))
 
     def code(self, props: dict[str, Any], path: PathT, from_globals: set[str]
              ) -> tuple[dict[str, Any], PathT]:
         def where(key: str) -> PathT:
-            return ("Globals", "Function", key) if key in from_globals else \
-                (*path, "Properties", key)
+            return _written_at(path, "Function", from_globals, key)
 
         if "InlineCode" in props:  # it wins over CodeUri, as in SAM's _construct_code_dict
             return {"ZipFile": props["InlineCode"]}, where("InlineCode")
@@ -388,13 +424,9 @@ class _Sam:
                        f"Bucket and Key, got {describe(uri)}")
         return {LOCAL_CODE: "."}, where("CodeUri")
 
-    def api_event(self, event: dict[str, Any], path: PathT, target: str) -> None:
-        spec = self.event_properties(event, path)
-        if spec is None:
-            return
-        api_id, route, method = spec
+    def api_event(self, event: _Route, target: str) -> None:
+        path, props, api_id, route, method = event
         api = self.apis[api_id]
-        props = event["Properties"]
         # SAM's _build_apigw_integration_uri; streaming has its own API version and path
         stream = props.get("ResponseTransferMode") == "RESPONSE_STREAM"
         version, tail = ("2021-11-15", "response-streaming-invocations") if stream else \
@@ -522,12 +554,7 @@ class _Sam:
         props = api.properties
         path = api.path
         lid = api.logical_id
-
-        def where(key: str) -> PathT:
-            if key in api.globals_keys:
-                return ("Globals", "Api", key)
-            return (*path, "Properties", key) if not api.implicit else path
-
+        where = api.where
         try:
             self.api_definition(api)
         except SamError as e:
@@ -551,11 +578,8 @@ class _Sam:
         else:
             rest["Body"] = props["DefinitionBody"]
             renames["Body"] = path if api.managed else where("DefinitionBody")
-        for key in ("BinaryMediaTypes", "MinimumCompressionSize", "Name", "Description",
-                    "ApiKeySourceType", "Policy", "Mode"):
-            if key in props:
-                rest[key] = props[key]
-                renames[key] = where(key)
+        api.copy(("BinaryMediaTypes", "MinimumCompressionSize", "Name", "Description",
+                  "ApiKeySourceType", "Policy", "Mode"), rest, renames)
         self.out.resources[lid] = {"Type": "AWS::ApiGateway::RestApi", "Properties": rest}
         self.out.sources.resources[lid] = Source(
             path, renames, identity=not api.implicit,
@@ -568,11 +592,8 @@ class _Sam:
         stage: dict[str, Any] = {"RestApiId": {"Ref": lid}, "DeploymentId": {"Ref": deployment_id},
                                  "StageName": stage_name}
         stage_renames: dict[str, PathT] = {"StageName": where("StageName")}
-        for key in ("CacheClusterEnabled", "CacheClusterSize", "Variables", "MethodSettings",
-                    "AccessLogSetting", "CanarySetting", "TracingEnabled"):
-            if key in props:
-                stage[key] = props[key]
-                stage_renames[key] = where(key)
+        api.copy(("CacheClusterEnabled", "CacheClusterSize", "Variables", "MethodSettings",
+                  "AccessLogSetting", "CanarySetting", "TracingEnabled"), stage, stage_renames)
         self.out.resources[stage_id] = {"Type": "AWS::ApiGateway::Stage", "Properties": stage}
         self.out.sources.resources[stage_id] = Source(path, stage_renames, identity=False)
         self.out.extra_refs[f"{lid}.Stage"] = stage_id
@@ -791,8 +812,9 @@ class _Sam:
             return
         lid = api.logical_id
         api_stage = {"ApiId": {"Ref": lid}, "Stage": {"Ref": stage_id}}
-        where = ("Globals", "Api", "Auth", "UsagePlan") if "Auth" in api.globals_keys else \
-            (*api.path, "Properties", "Auth", "UsagePlan") if not api.implicit else api.path
+        auth_at = api.where("Auth")
+        # Auth.UsagePlan where the user wrote Auth (the implicit API's path stands for itself)
+        where = auth_at if auth_at == api.path else (*auth_at, "UsagePlan")
         if create == "PER_API":
             plan_id, key_id, link_id = f"{lid}UsagePlan", f"{lid}ApiKey", f"{lid}UsagePlanKey"
             plan: dict[str, Any] = {"ApiStages": [api_stage]}

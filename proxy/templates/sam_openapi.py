@@ -32,6 +32,7 @@ __all__ = [
     "authorizer_security_scheme",
     "has_integration",
     "is_openapi3",
+    "is_openapi3_version",
     "iter_methods",
     "normalize_method",
     "openapi3_postprocess",
@@ -60,7 +61,12 @@ def skeleton() -> dict[str, Any]:
 
 
 def is_openapi3(doc: dict[str, Any]) -> bool:
-    return "swagger" not in doc and _OPENAPI3.match(str(doc.get("openapi", ""))) is not None
+    return "swagger" not in doc and is_openapi3_version(doc.get("openapi", ""))
+
+
+def is_openapi3_version(version: Any) -> bool:
+    """Whether SAM takes ``version`` (an ``openapi`` field, ``OpenApiVersion``) as 3.x."""
+    return _OPENAPI3.match(str(version)) is not None
 
 
 def normalize_method(method: str) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.config._check import Checker, Invalid, PathT, describe, show
+from proxy.config.model import DEFAULT_REGION
 from proxy.errors import ConfigError, Problem
 from proxy.templates._context import Context
 from proxy.templates.cloudformation import Names, translate_resources
@@ -65,17 +66,19 @@ def translate_template(
     overrides: Mapping[str, Any],
     overrides_file: str,
     overrides_where: PathT = (),
+    region: str = DEFAULT_REGION,
 ) -> Translation:
     """``doc`` (a parsed template read from ``file``) as a Sluice config. ``template_dir`` is
     where its relative paths start, ``config_dir`` where the config's paths start (the same
     folder when the template is served directly). ``overrides`` are parameter values, reported
-    as ``overrides_file: overrides_where.NAME`` when wrong. Raises ``ConfigError`` with every
+    as ``overrides_file: overrides_where.NAME`` when wrong; ``region`` is ``AWS::Region``
+    unless they override it. Raises ``ConfigError`` with every
     problem, each naming a logical id and property path."""
     ck = Checker(file)
     overrides_ck = Checker(overrides_file)
     try:
         translation = _translate(ck, overrides_ck, doc, template_dir, config_dir, overrides,
-                                 overrides_where)
+                                 overrides_where, region)
     except Invalid:
         translation = None
     except RecursionError:
@@ -88,12 +91,13 @@ def translate_template(
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
+    # a condition that fails is evaluated (and reported) again by each resource naming it
     return list(dict.fromkeys(problems))
 
 
 def _translate(ck: Checker, overrides_ck: Checker, doc: Any, template_dir: str,
-               config_dir: str, overrides: Mapping[str, Any], overrides_where: PathT
-               ) -> Translation | None:
+               config_dir: str, overrides: Mapping[str, Any], overrides_where: PathT,
+               region: str) -> Translation | None:
     if not isinstance(doc, dict):
         ck.fail((), f"must be a template (a mapping with Resources), got {describe(doc)}")
     for key in doc:
@@ -106,7 +110,7 @@ def _translate(ck: Checker, overrides_ck: Checker, doc: Any, template_dir: str,
     conditions = _section(ck, doc, "Conditions")
     mappings = _section(ck, doc, "Mappings")
     pseudo = pseudo_parameters(overrides_ck, overrides_where, overrides,
-                               default_stack_name(ck.file))
+                               default_stack_name(ck.file), region=region)
     parameters = read_parameters(ck, doc.get("Parameters"), overrides, overrides_ck,
                                  overrides_where)
     if ck.problems or overrides_ck.problems:

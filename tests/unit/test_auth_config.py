@@ -15,14 +15,11 @@ from proxy.config._check import Checker, Invalid
 from proxy.config.authorizers import (
     IAM_SECTION,
     AuthorizerDef,
-    CognitoSettings,
     MethodAuthorization,
-    UserPoolConfig,
     cognito_section,
     read_method_security,
     read_security_schemes,
     resource_policy,
-    unknown_user_pools,
 )
 
 URI = ("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
@@ -275,8 +272,3 @@ class TestSluiceSections:
         assert "sluice.yaml: iam.credentials[2].extra: unknown field" in text
         assert "s3cr3t" not in text
 
-    def test_unknown_user_pools(self):
-        authorizers, _ = read(SCHEMES)
-        assert unknown_user_pools(authorizers.values(), None) == [("cognito-authorizer", POOL)]
-        known = CognitoSettings({POOL: UserPoolConfig(POOL, "/x")})
-        assert unknown_user_pools(authorizers.values(), known) == []

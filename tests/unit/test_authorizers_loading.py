@@ -120,6 +120,12 @@ def test_user_pools_need_a_jwks_in_the_config(tmp_path: Path) -> None:
         f"(pools: {POOL_ARN})",
         f"{tmp_path / 'sluice.yaml'}: cognito.userPools.\"{POOL_ARN}\".jwks: no such file: "
         f"{tmp_path / 'jwks.json'} (a JWKS file relative to the config file, or an http(s) URL)"]
+    # no cognito section at all: every pool is unknown (was unknown_user_pools(..., None))
+    assert _problems(_write(tmp_path, _definition(pool=_pool(POOL_ARN)))) == [
+        f"{tmp_path / 'api.yaml'}: components.securitySchemes.pool."
+        f"x-amazon-apigateway-authorizer.providerARNs[0]: user pool {POOL_ARN} is not in "
+        f"cognito.userPools of {tmp_path / 'sluice.yaml'}, which gives each pool its JWKS "
+        "(pools: none)"]
     (tmp_path / "jwks.json").write_bytes(jwks_document(SigningKey("k")))
     path = _write(tmp_path, _definition(pool=_pool(POOL_ARN)),
                   cognito={"userPools": {POOL_ARN: {"jwks": "jwks.json"},
@@ -188,6 +194,26 @@ def test_a_template_s_pseudo_parameters_are_the_region_and_account(tmp_path: Pat
     env = {"SLUICE_PARAMETER_OVERRIDES": '{"AWS::Region": "eu-west-3", '
                                          '"AWS::AccountId": "111122223333"}'}
     assert load_config(template, env=env).aws == AwsSettings("eu-west-3", "111122223333")
+
+
+def test_a_template_s_region_follows_aws_region_as_a_config_s_does(tmp_path: Path) -> None:
+    # AWS::Region defaulted to us-east-1 whatever the environment said
+    template = Path(__file__).parents[2] / "examples" / "sam" / "template.yaml"
+    assert load_config(template, env={"AWS_REGION": "eu-west-1"}).aws.region == "eu-west-1"
+    assert load_config(template, env={"AWS_DEFAULT_REGION": "eu-north-1"}).aws.region == \
+        "eu-north-1"
+    assert load_config(template, env={"AWS_REGION": "mars"}).aws.region == "us-east-1"
+    env = {"AWS_REGION": "eu-west-1",
+           "SLUICE_PARAMETER_OVERRIDES": '{"AWS::Region": "eu-west-3"}'}
+    assert load_config(template, env=env).aws.region == "eu-west-3"
+    # a config naming the template: its ARNs are built in the same region as the config's
+    config = tmp_path / "sluice.yaml"
+    config.write_text(yaml.safe_dump({"apis": [{"template": str(template)}]}))
+    loaded = load_config(config, env={"AWS_REGION": "eu-west-1"})
+    assert loaded.aws.region == "eu-west-1"
+    uris = [m.integration.uri for a in loaded.apis for r in a.definition.resources
+            for m in r.methods.values() if m.integration.uri]
+    assert uris and all(":eu-west-1:" in u for u in uris if ":lambda:" in u)
 
 
 async def test_the_bench_s_auth_scenarios_load_and_their_token_verifies(tmp_path: Path) -> None:

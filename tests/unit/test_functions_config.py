@@ -151,6 +151,19 @@ def test_unknown_function_name_in_an_integration(tmp_path: Path) -> None:
                      "'getPets', which is not in functions (names: other)"]
 
 
+def test_apis_sharing_a_definition_get_its_problems_once(tmp_path: Path) -> None:
+    # the file is loaded once; its references were checked once per API (reported twice)
+    file = write(tmp_path, {"other": {"endpoint": "http://127.0.0.1:1"}})
+    doc = yaml.safe_load(file.read_text())
+    doc["apis"].append({"id": "b", "definition": "api.yaml", "stages": {"prod": {}}})
+    file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    with pytest.raises(ConfigError) as info:
+        load_config(file, env={})
+    assert [f"{p.path}: {p.message}" for p in info.value.problems] == [
+        'paths."/pets".get.x-amazon-apigateway-integration.uri: names function '
+        "'getPets', which is not in functions (names: other)"]
+
+
 def test_bad_lambda_uri_in_an_integration(tmp_path: Path) -> None:
     found = problems(tmp_path, {}, uri="arn:aws:apigateway:eu-west-1:s3:path/bucket")
     assert len(found) == 1 and found[0].startswith(

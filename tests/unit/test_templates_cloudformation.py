@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from proxy.config import load_config
 from proxy.errors import ConfigError
 from proxy.templates import read_template, translate_template
 from proxy.templates.cloudformation import generated_key_value
@@ -365,3 +366,39 @@ def test_runtimes_sluice_runs_and_those_it_lists(tmp_path: Path) -> None:
         "t.json: Resources.Node.Properties.Runtime: an API calls function Node, but its runtime "
         "nodejs20.x is not one Sluice runs (python3.x, or provided.* with a bootstrap in the code "
         "folder)"]
+
+
+@pytest.mark.parametrize(("part", "message"), [
+    ("a b", "segment 'a b' may contain only A-Z a-z 0-9 _ - . , : or be a whole {parameter}"),
+    ("{id", "segment '{id': a {parameter} must be a whole path segment"),
+    ("a/b", "must be one path segment (no /), got 'a/b'"),
+    ("", "must be one path segment (no /), got ''"),
+])
+def test_a_path_part_is_one_segment_as_the_loader_checks_it(tmp_path: Path, part: str,
+                                                            message: str) -> None:
+    doc = _with(minimal_api(), ("Resources", "Part"), {
+        "Type": "AWS::ApiGateway::Resource", "Properties": {
+            "RestApiId": {"Ref": "Api"}, "ParentId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+            "PathPart": part}})
+    doc["Resources"]["Get"]["Properties"]["ResourceId"] = {"Ref": "Part"}
+    assert f"t.json: Resources.Part.Properties.PathPart: {message}" in problems_of(doc, tmp_path)
+    doc["Resources"]["Part"]["Properties"]["PathPart"] = "{proxy+}"
+    assert "/{proxy+}" in translate_doc(doc, tmp_path, "t.json")["apis"][0]["definition"]["paths"]
+
+
+def test_a_policy_string_is_read_by_the_loader_s_policy_check(tmp_path: Path) -> None:
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke",
+        "Resource": "execute-api:/*"}]}
+    doc = _with(minimal_api(), ("Resources", "Api", "Properties", "Policy"), json.dumps(policy))
+    file = tmp_path / "t.json"
+    file.write_text(json.dumps(doc))
+    config = load_config(file, env={})
+    assert config.apis[0].definition.policy is not None
+    file.write_text(json.dumps(_with(doc, ("Resources", "Api", "Properties", "Policy"),
+                                     '{"Version": "2012-10-17", "Statement": [')))
+    with pytest.raises(ConfigError) as info:
+        load_config(file, env={})
+    [problem] = [str(p) for p in info.value.problems]
+    assert problem.startswith(f"{file}: Resources.Api.Properties.Policy: is not valid JSON"), \
+        problem

@@ -92,6 +92,8 @@ def test_functions_evaluate_as_cloudformation_does(node: Any, expected: Any) -> 
     ({"Fn::FindInMap": ["Limits", "qa", "Rate"]}, "Mappings.Limits has no key 'qa'"),
     ({"Fn::Bogus": 1}, "unknown intrinsic function 'Fn::Bogus'"),
     ({"Fn::Cidr": ["10.0.0.0/16", 2, 8]}, "Fn::Cidr is not supported"),
+    # a YAML .inf or .nan is no text, here as in a string property (it became "inf")
+    ({"Fn::Join": ["", ["a", float("inf")]]}, '"Fn::Join"[1][1]: must be a string'),
 ])
 def test_failures_name_the_property_and_the_function(node: Any, message: str) -> None:
     assert message in problem(node)

@@ -447,3 +447,21 @@ def test_stack_name_comes_from_the_file_name(tmp_path: Path) -> None:
     os.replace(file, target)
     config = translate(target)
     assert api(config, "ServerlessRestApi")["definition"]["info"]["title"] == "orders-service"
+
+
+def test_a_function_s_events_are_read_and_checked_once() -> None:
+    # they were read three times and checked twice (the duplicates deduplicated afterwards)
+    resources: dict[str, Any] = {"Fn": {"Type": "AWS::Serverless::Function", "Properties": {
+        "Handler": "app.handler", "Runtime": "python3.12", "Events": {
+            "Bad": "x",
+            "Get": {"Type": "Api", "Properties": {"Path": "/a", "Method": "get", "Foo": 1}},
+            "Up": {"Type": "S3", "Properties": {}}}}}}
+    ck = Checker("t")
+    static = Evaluator(ck, Scope({}, pseudo_parameters(ck, (), {}, "stack"), {}, {}, resources))
+    expanded = expand_sam(ck, static, resources, None)
+    assert [f"{p.path}: {p.message}" for p in ck.problems] == [
+        "Resources.Fn.Properties.Events.Bad: must be a mapping, got a string",
+        "Resources.Fn.Properties.Events.Get.Properties.Foo: property Foo not defined for "
+        "resource of type Api (allowed: Path, Method, RestApiId, Stage, Auth, RequestModel, "
+        "RequestParameters, TimeoutInMillis, ResponseTransferMode)"]
+    assert expanded.ignored_events == ["Fn.Events.Up (S3)"]

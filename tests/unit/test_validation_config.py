@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from proxy.config._check import Checker
+from proxy.config._check import Checker, Invalid
+from proxy.config.openapi import read_definition
 from proxy.config.validators import (
     EMPTY_SCHEMA,
     MethodValidation,
@@ -311,6 +312,38 @@ def test_a_swagger_body_parameter_from_the_path_item_or_a_reference() -> None:
     doc["parameters"] = {"Body": doc["paths"]["/pets"]["post"]["parameters"][0]}
     doc["paths"]["/pets"]["post"]["parameters"] = [{"$ref": "#/parameters/Body"}]
     assert read(doc)[1].request_models["application/json"] == "Pet"
+
+
+def test_references_are_followed_as_the_rest_of_the_definition_follows_them() -> None:
+    # a body parameter or request body behind two references had no model (one hop only)
+    doc = copy.deepcopy(SWAGGER)
+    doc["parameters"] = {"Alias": {"$ref": "#/parameters/Body"},
+                         "Body": doc["paths"]["/pets"]["post"]["parameters"][0]}
+    doc["paths"]["/pets"]["post"]["parameters"] = [{"$ref": "#/parameters/Alias"}]
+    assert read(doc)[1].request_models["application/json"] == "Pet"
+    doc = with_(OAS3, "paths", "/pets", "post", "requestBody",
+                {"$ref": "#/components/requestBodies/Alias"})
+    doc["components"]["requestBodies"] = {
+        "Alias": {"$ref": "#/components/requestBodies/New%20Pet"},
+        "New Pet": {"content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Pet"}}}}}
+    _, post, found = read(doc)
+    assert found == [] and post.request_models == {"application/json": "Pet"}
+    doc["components"]["requestBodies"]["New Pet"] = {"$ref": "#/components/requestBodies/Alias"}
+    one_problem(doc, 'paths."/pets".post.requestBody."$ref"', "references form a loop")
+
+
+def test_a_bad_parameter_reference_is_reported_once() -> None:
+    # the definition's reader reports it; the request models' reader reported it again
+    doc = with_(SWAGGER, "paths", "/pets", "parameters", [{"$ref": "#/parameters/Nope"}])
+    del doc["paths"]["/pets"]["post"]["parameters"]  # so the path item's are looked at
+    ck = Checker(LABEL)
+    with pytest.raises(Invalid):
+        read_definition(ck, with_(doc, "paths", "/pets", "post",
+                                  "x-amazon-apigateway-integration", {"type": "mock"}))
+    assert [str(p) for p in ck.problems] == [
+        f"{LABEL}: paths.\"/pets\".parameters[0].\"$ref\": '#/parameters/Nope' points to "
+        "nothing in this document"]
 
 
 def test_a_swagger_body_parameter_needs_a_schema() -> None:
