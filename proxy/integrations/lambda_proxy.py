@@ -39,10 +39,13 @@ IDENTITY_KEYS = ("accessKey", "accountId", "caller", "cognitoAuthenticationProvi
                  "principalOrgId", "sourceIp", "user", "userAgent", "userArn")
 _NULL_IDENTITY = dict.fromkeys(IDENTITY_KEYS)  # copied: dict.fromkeys was 6k instructions
 # Header names the event treats apart, by their lowercase bytes: not passed to the function
-# (hop-by-hop, or recomputed), spelled as CloudFront does, or telling the body's type.
-_DROP, _AUTHORIZATION, _CONTENT_TYPE = 0, 1, 2
+# (hop-by-hop, or recomputed), spelled as CloudFront does, telling the body's type, or set by
+# the gateway itself for the proxy event (its added_headers replace the client's).
+_DROP, _AUTHORIZATION, _CONTENT_TYPE, _ADDED = 0, 1, 2, 3
 _SPECIAL = {b"content-length": _DROP, b"connection": _DROP, b"authorization": _AUTHORIZATION,
-            b"content-type": _CONTENT_TYPE}
+            b"content-type": _CONTENT_TYPE, b"x-amzn-trace-id": _ADDED,
+            b"x-forwarded-for": _ADDED, b"x-forwarded-port": _ADDED,
+            b"x-forwarded-proto": _ADDED}
 # A client's header names as the event spells them, with what _SPECIAL says of each and the
 # lowercase name (a name sent in two spellings is one header): the same few names come in
 # every request, so one lookup replaces lowering, a lookup and decoding (~1.2k of ~3k
@@ -91,14 +94,16 @@ def request_maps(raw_headers: Sequence[tuple[bytes, bytes]], raw_query: str,
     authorizer's alike: a header name spelled as the client first sent it (``Authorization``
     as CloudFront spells it), its last value in ``headers``; Content-Length and Connection
     left out; the query decoded with ``+`` kept; a greedy path parameter without its trailing
-    slash. ``added_headers`` (the gateway's) replace a client's header of the same name."""
+    slash. ``added_headers`` (the gateway's: X-Amzn-Trace-Id and X-Forwarded-For, -Port and
+    -Proto, the names ``_SPECIAL`` marks ``_ADDED``) replace a client's header of the same
+    name, whatever its spelling."""
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     spelled: dict[str, str] = {}  # lowercase name -> the spelling it is kept under
     content_type = None
     for raw_name, raw_value in raw_headers:
         name, special, lower = _NAMES.get(raw_name) or _name(raw_name)
-        if special == _DROP:
+        if special == _DROP or (special == _ADDED and added_headers):
             continue
         value = raw_value.decode("latin-1")
         if special == _CONTENT_TYPE:
@@ -110,10 +115,7 @@ def request_maps(raw_headers: Sequence[tuple[bytes, bytes]], raw_query: str,
         else:
             multi_headers[first].append(value)
         headers[first] = value
-    for name, value in added_headers:
-        first = spelled.get(name.lower())
-        if first is not None and first != name:
-            del headers[first], multi_headers[first]
+    for name, value in added_headers:  # the client's of these names were left out above
         headers[name] = value
         multi_headers[name] = [value]
     query, multi_query = _query(raw_query) if raw_query else (None, None)

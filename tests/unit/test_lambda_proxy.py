@@ -59,6 +59,19 @@ def test_gateway_added_headers_follow_the_clients() -> None:
     assert e["multiValueHeaders"]["X-Forwarded-For"] == ["127.0.0.1"]
 
 
+def test_gateway_added_headers_replace_the_clients_in_any_spelling() -> None:
+    raw = ((b"x-forwarded-for", b"10.0.0.9"), (b"X-AMZN-TRACE-ID", b"forged"), (b"Host", b"h"))
+    e = event(raw_headers=raw, added_headers=(
+        ("X-Amzn-Trace-Id", "Root=1-a"), ("X-Forwarded-For", "10.0.0.9, 127.0.0.1")))
+    assert e["headers"] == {"Host": "h", "X-Amzn-Trace-Id": "Root=1-a",
+                            "X-Forwarded-For": "10.0.0.9, 127.0.0.1"}
+    assert e["multiValueHeaders"] == {"Host": ["h"], "X-Amzn-Trace-Id": ["Root=1-a"],
+                                      "X-Forwarded-For": ["10.0.0.9, 127.0.0.1"]}
+    # without added headers (a REQUEST authorizer's event) the client's stay as sent
+    assert event(raw_headers=raw)["headers"] == {"x-forwarded-for": "10.0.0.9",
+                                                 "X-AMZN-TRACE-ID": "forged", "Host": "h"}
+
+
 def test_query_last_value_wins_and_values_are_decoded() -> None:
     e = event(raw_query="a=1&b=x%20y&a=2&flag&c=1+2&&")
     assert e["queryStringParameters"] == {"a": "2", "b": "x y", "flag": "", "c": "1+2"}
