@@ -17,6 +17,8 @@ from binascii import b2a_base64
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from aiohttp import hdrs
+
 if TYPE_CHECKING:
     from aiohttp.web import BaseRequest
 
@@ -133,7 +135,7 @@ def forwarded(request: BaseRequest, source_ip: str | None
     """``X-Forwarded-For``, ``-Port`` and ``-Proto`` as the gateway sends them to any backend
     or function: the client's address appended to any ``X-Forwarded-For`` it sent, the port
     it connected to, and its scheme."""
-    forwarded_for = request.headers.get("X-Forwarded-For")
+    forwarded_for = request.headers.get(hdrs.X_FORWARDED_FOR)  # an istr: no lower-casing
     ip = source_ip or ""
     return (("X-Forwarded-For", f"{forwarded_for}, {ip}" if forwarded_for else ip),
             ("X-Forwarded-Port", _port(request)),
